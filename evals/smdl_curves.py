@@ -1,0 +1,105 @@
+"""Insertion / Deletion from saved SMDL results, exactly as the original ``eval_AUC_faithfulness``
+(specs/smdl.md §5.1): the x-axis is the revealed pixel area, the y-axis the saved score curves, the AUC the
+trapezoidal rule on that non-uniform x."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def trapezoid_auc(x: np.ndarray, y: np.ndarray) -> float:
+    """Area under y(x) by the trapezoidal rule (``sklearn.metrics.auc``); x must be monotonic."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    dx = np.diff(x)
+    if np.any(dx < 0) and np.any(dx > 0):
+        raise ValueError("x must be monotonic")
+    return float(abs(np.sum(dx * (y[1:] + y[:-1]) / 2.0)))
+
+
+def areas_from_rank_map(rank_map: np.ndarray, num_regions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Insertion x (a_0..a_m) and deletion x (1 - b_0 .. 1 - b_m) from an int rank map ``(H, W)``.
+
+    Every pixel counts as revealed when its region is (black pixels included, unlike the region-stack path).
+    """
+    counts = np.bincount(rank_map.ravel().astype(np.int64), minlength=num_regions)[:num_regions]
+    inserted = np.concatenate([[0.0], np.cumsum(counts) / rank_map.size])
+    return inserted, inserted.copy()
+
+
+def areas_from_region_stack(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Insertion and deletion x from the original ``(m, H, W, 3)`` ranked-region stack.
+
+    As the original: a pixel is revealed when the channel sum of the cumulative image is non-zero, so pixels
+    that are pure black in the photo never count (a_m may be slightly below 1).
+    """
+    stack = stack.astype(np.int64)
+    full = stack.sum(axis=0)
+    total = full.shape[0] * full.shape[1]
+    cumulative = np.cumsum(stack, axis=0)  # (m, H, W, 3)
+    inserted = (cumulative.sum(axis=-1) != 0).reshape(len(stack), -1).sum(axis=1) / total
+    remaining = ((full[None] - cumulative).sum(axis=-1) != 0).reshape(len(stack), -1).sum(axis=1) / total
+    b = np.concatenate([[(full.sum(axis=-1) != 0).sum() / total], remaining])
+    return np.concatenate([[0.0], inserted]), 1.0 - b
+
+
+@dataclass
+class CurveResult:
+    insertion_x: np.ndarray
+    insertion_y: np.ndarray
+    deletion_x: np.ndarray
+    deletion_y: np.ndarray
+
+    @property
+    def insertion_auc(self) -> float:
+        return trapezoid_auc(self.insertion_x, self.insertion_y)
+
+    @property
+    def deletion_auc(self) -> float:
+        return trapezoid_auc(self.deletion_x, self.deletion_y)
+
+
+def smdl_curves(consistency: list[float], collaboration: list[float], insertion_x: np.ndarray,
+                deletion_x: np.ndarray) -> CurveResult:
+    """Insertion y = [p(∅), p(S_1) .. p(S_m)], deletion y = [p(V), p(V∖S_1) .. p(V∖S_m)] from the saved curves
+    (p(∅) = 1 - collaboration[m-1], p(V) = consistency[m-1])."""
+    cons = np.asarray(consistency, dtype=np.float64)
+    colla = np.asarray(collaboration, dtype=np.float64)
+    insertion_y = np.concatenate([[1.0 - colla[-1]], cons])
+    deletion_y = np.concatenate([[cons[-1]], 1.0 - colla])
+    return CurveResult(np.asarray(insertion_x), insertion_y, np.asarray(deletion_x), deletion_y)
+
+
+def load_result(json_path: Path, npy_path: Path) -> tuple[dict, CurveResult]:
+    """Read one saved explanation (either npy layout) and its Insertion/Deletion curves."""
+    data = json.loads(Path(json_path).read_text())
+    array = np.load(npy_path)
+    m = len(data["consistency_score"])
+    if array.ndim == 4:
+        ins_x, del_x = areas_from_region_stack(array)
+    elif array.ndim == 2:
+        ins_x, del_x = areas_from_rank_map(array, m)
+    else:
+        raise ValueError(f"{npy_path}: expected an (H, W) rank map or an (m, H, W, 3) region stack, got {array.shape}")
+    if len(ins_x) != m + 1:
+        raise ValueError(f"{npy_path}: {len(ins_x) - 1} regions but {json_path} has {m} scores")
+    return data, smdl_curves(data["consistency_score"], data["collaboration_score"], ins_x, del_x)
+
+
+def best_prefix(consistency: list[float]) -> int:
+    """Number of regions of the best prefix: argmax of the insertion curve (the original's demo), 1-based."""
+    return int(np.argmax(consistency)) + 1
+
+
+def highest_confidence(consistency: list[float], areas: list[float], budget: float) -> tuple[float, float]:
+    """Highest target probability reachable revealing at most ``budget`` of the image, and the area there
+    (specs/smdl.md §5.3). ``areas[j]`` is the revealed fraction after j+1 regions."""
+    allowed = int(np.sum(np.asarray(areas) <= budget + 1e-12))
+    if allowed == 0:
+        return 0.0, 0.0
+    best = int(np.argmax(consistency[:allowed]))
+    return float(consistency[best]), float(areas[best])

@@ -1,0 +1,171 @@
+"""The one SMDL driver. Every ``smdl_explanation_*`` entry module is a :class:`Preset` of it.
+
+Per sample: load -> resize -> divide -> greedy -> write ``npy`` then ``json`` atomically under
+``<save-dir>/<division>-<λ1>-<λ2>-<λ3>-<λ4>[-<selector>]/{json,npy}/<class>/<name>``. A sample whose json exists
+is skipped (resume); a sample that fails is logged to ``errors.jsonl`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.errors import exit_on_toolkit_error
+from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
+from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
+from models import DEFAULT_MODEL, list_models, load_model
+from submodular_attribution.explainer import Explanation, SubmodularExplainer
+from submodular_attribution.masking import FILLS
+from submodular_attribution.objective import Lambdas
+from submodular_attribution.regions import DIVISIONS
+from submodular_attribution.selection import SELECTORS
+
+DEFAULT_REGION_SIZE = 30
+DEFAULT_GRID_SIZE = 7
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults of one entry module."""
+
+    prog: str
+    description: str
+    datasets: str = "datasets/imagenet/ILSVRC2012_img_val"
+    eval_list: str = DEMO_LIST
+    division: str = "slico"
+    region_size: int = DEFAULT_REGION_SIZE
+    lambdas: tuple[float, float, float, float] = (0.0, 0.05, 1.0, 1.0)
+    save_dir: str = "./submodular_results/imagenet-{model}/"
+    model: str = DEFAULT_MODEL
+    selector: str = "greedy"
+    extra_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def build_parser(preset: Preset) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {preset.prog}",
+        description=preset.description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--Datasets", default=preset.datasets, help="folder the eval-list paths are relative to")
+    data.add_argument("--eval-list", default=preset.eval_list,
+                      help="text file of 'relative/path class_id' lines, or 'demo' for the built-in real photos")
+    data.add_argument("--begin", type=int, default=0, help="first line (0-based) of the eval list to process")
+    data.add_argument("--end", type=int, default=-1, help="one past the last line; -1 = through the last line")
+
+    regions = parser.add_argument_group("regions")
+    regions.add_argument("--superpixel-algorithm", default=preset.division, choices=sorted(DIVISIONS),
+                         help="how the image is divided into sub-regions")
+    regions.add_argument("--region-size", type=int, default=preset.region_size,
+                         help="SLICO region size in pixels at 224x224 (30 gives ~49 regions)")
+    regions.add_argument("--grid-size", type=int, default=DEFAULT_GRID_SIZE, help="cells per side for --superpixel-algorithm grid")
+
+    objective = parser.add_argument_group("objective (F = λ1·confidence + λ2·effectiveness + λ3·consistency + λ4·collaboration)")
+    for index, (term, default) in enumerate(zip(("confidence", "effectiveness", "consistency", "collaboration"), preset.lambdas), 1):
+        objective.add_argument(f"--lambda{index}", type=float, default=default, help=f"weight of the {term} term")
+    objective.add_argument("--selector", default=preset.selector, choices=sorted(SELECTORS), help="subset selection algorithm")
+    objective.add_argument("--fill", default="black", choices=FILLS, help="what removed pixels become (the original: black)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=preset.model, choices=list_models(), help="black-box classifier")
+    model.add_argument("--weights", default=None, help="local weights file (torchvision models; this machine cannot download)")
+    model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    model.add_argument("--batch-size", type=int, default=32, help="images per model forward (memory vs speed)")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--save-dir", default=preset.save_dir, help="results root; {model} is replaced by the model name")
+    output.add_argument("--save-region-images", action="store_true",
+                        help="save the original's (m, H, W, 3) uint8 ranked-region stack as npy instead of the int16 rank map")
+    output.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def _float_name(value: float) -> str:
+    return repr(float(value))
+
+
+def run_folder_name(args: argparse.Namespace) -> str:
+    """``<division>-<λ1>-<λ2>-<λ3>-<λ4>[-<selector>]`` as the original (floats printed by Python), with the
+    division's size appended when it is not the default."""
+    division = args.superpixel_algorithm
+    if division == "slico" and args.region_size != DEFAULT_REGION_SIZE:
+        division = f"slico{args.region_size}"
+    elif division == "grid":
+        division = f"grid{args.grid_size}x{args.grid_size}"
+    parts = [division] + [_float_name(v) for v in (args.lambda1, args.lambda2, args.lambda3, args.lambda4)]
+    if args.selector != "greedy":
+        parts.append(args.selector)
+    if args.fill != "black":
+        parts.append(f"fill-{args.fill}")
+    return "-".join(parts)
+
+
+def division_params(args: argparse.Namespace) -> dict[str, Any]:
+    if args.superpixel_algorithm == "slico":
+        return {"region_size": args.region_size}
+    if args.superpixel_algorithm == "grid":
+        return {"grid_size": args.grid_size}
+    return {}
+
+
+def result_paths(run_dir: Path, sample: Sample, target: int | None) -> tuple[Path, Path]:
+    """``json/<class>/<stem>.json`` and ``npy/<class>/<stem>.npy``; class is the label, or ``top1`` when unlabelled."""
+    folder = str(target) if target is not None else "top1"
+    return run_dir / "json" / folder / f"{sample.stem}.json", run_dir / "npy" / folder / f"{sample.stem}.npy"
+
+
+def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, image_ref: str,
+                     class_names: list[str], region_images: bool = False) -> None:
+    """Write the npy first and the json last: a json on disk means the sample is complete."""
+    array = explanation.region_images() if region_images else explanation.rank_map()
+    write_npy_atomic(npy_path, array)
+    write_json_atomic(json_path, explanation.to_json(image_ref, class_names))
+
+
+def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
+    """Explain every selected sample of the eval list; returns the run folder and what happened."""
+    samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
+    run_dir = Path(args.save_dir.format(model=args.model)) / run_folder_name(args)
+    todo = [s for s in samples if not result_paths(run_dir, s, s.label)[0].exists()]
+    print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {run_dir}")
+    if not todo:
+        return run_dir, BatchReport(skipped=len(samples))
+    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+    explainer = SubmodularExplainer(
+        blackbox,
+        division=args.superpixel_algorithm,
+        division_params=division_params(args),
+        lambdas=Lambdas(args.lambda1, args.lambda2, args.lambda3, args.lambda4),
+        selector=args.selector,
+        selector_options={"progress": not args.no_progress},
+        fill=args.fill,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(vars(args), indent=4, default=str))
+
+    def process(sample: Sample) -> None:
+        explanation = explainer.explain(sample.load(), sample.label)
+        json_path, npy_path = result_paths(run_dir, sample, sample.label)
+        save_explanation(explanation, json_path, npy_path, sample.ref, blackbox.class_names, args.save_region_images)
+
+    report = run_samples(
+        samples,
+        run_dir=run_dir,
+        is_done=lambda s: result_paths(run_dir, s, s.label)[0].exists(),
+        process=process,
+        desc=Path(run_dir).name,
+        progress=not args.no_progress,
+    )
+    print(f"{report.summary()}; results in {run_dir}" + (f"; failures logged to {run_dir / 'errors.jsonl'}" if report.failed else ""))
+    return run_dir, report
+
+
+def main(preset: Preset, argv: list[str] | None = None) -> tuple[Path, BatchReport]:
+    """Parse ``argv`` with the preset's defaults and run; user errors exit with one line and status 2."""
+    args = build_parser(preset).parse_args(argv)
+    return exit_on_toolkit_error(run)(args)
+
