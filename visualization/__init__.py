@@ -1,0 +1,1 @@
+"""Figures: heat maps, insertion curves with the best prefix, region outlines, method grids."""
