@@ -1,0 +1,230 @@
+"""Pack images into LA's tensor files (the original ``generate_pt.py``).
+
+    python -m local_attribution.generate_pt --img_path visualized_imgs          # a folder of images
+    python -m local_attribution.generate_pt --eval-list demo --end 3            # the built-in demo photos
+    python -m local_attribution.generate_pt --eval-list val.txt --Datasets /data/imagenet --begin 0 --end 100
+
+Writes, in ``--out`` (default ``data``):
+
+* ``img_batch.pt``: float32 tensor ``(N, 3, S, S)``, RGB, values in [0, 1] (S = ``--size``);
+* ``label_batch.pt``: int64 tensor ``(N,)``: the class of each image, or **-1 when the image has no
+  label** -- ``generate_attributions`` then explains the model's predicted class;
+* ``names.json``: ``{"names": [...], "labels": [...], "source": ..., "size": S}`` (row i of the tensors
+  is ``names[i]``).
+
+Differences from the original: any number of images and any format/mode (grayscale, RGBA, 16-bit ... are
+converted to RGB), images are resized to ``--size`` when needed (bilinear), the tensor is float32 (the
+original saved float64), labels are written too, and the writes are atomic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.errors import ToolkitError, exit_on_toolkit_error
+from common.eval_list import Sample, parse_eval_list, select_range
+from common.images import load_image, resize_image
+from common.results import _atomic_write, write_json_atomic
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+IMG_FILE = "img_batch.pt"
+LABEL_FILE = "label_batch.pt"
+NAMES_FILE = "names.json"
+UNLABELLED = -1
+"""Label value of an image without a class: the model's prediction is explained."""
+
+
+@dataclass
+class PackedBatch:
+    """What ``generate_pt`` writes.
+
+    Attributes:
+        images: float32 ``(N, 3, S, S)`` RGB in [0, 1].
+        labels: int64 ``(N,)``; -1 = no label.
+        names: N names (file names relative to the folder or eval-list paths).
+        source: the folder or eval list the images came from.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    names: list[str]
+    source: str
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key that orders ``2.png`` before ``10.png`` (the original read ``0.png .. 999.png`` by number)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_image_files(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, in natural order.
+
+    Raises:
+        ToolkitError: the folder does not exist or holds no image file.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ToolkitError(f"--img_path {root}: folder not found; pass a folder of images (e.g. visualized_imgs)")
+    files = sorted((p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                   key=lambda p: natural_key(p.name))
+    if not files:
+        raise ToolkitError(f"--img_path {root}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return files
+
+
+def to_chw_float(image: np.ndarray, size: int) -> torch.Tensor:
+    """RGB uint8 ``(H, W, 3)`` -> float32 ``(3, size, size)`` in [0, 1] (bilinear resize when needed)."""
+    resized = resize_image(image, size)
+    return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1).float().div_(255.0)
+
+
+def stack_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """RGB uint8 images of any sizes -> float32 ``(N, 3, size, size)`` in [0, 1]."""
+    return torch.stack([to_chw_float(img, size) for img in images]) if images else torch.empty(0, 3, size, size)
+
+
+def read_labels_file(path: str | Path, count: int) -> torch.Tensor:
+    """Labels for ``--labels``: a ``.pt`` int tensor (like the original ``data/label_batch.pt``) or a text
+    file with one integer per line. Returns int64 ``(count,)``.
+
+    Raises:
+        ToolkitError: missing/unreadable file or a count that differs from the number of images.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ToolkitError(f"--labels {path}: file not found")
+    try:
+        if path.suffix == ".pt":
+            labels = torch.as_tensor(torch.load(path, map_location="cpu", weights_only=True)).long().flatten()
+        else:
+            labels = torch.tensor([int(tok) for tok in path.read_text().split()], dtype=torch.long)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ToolkitError(f"--labels {path}: cannot read integer labels ({exc.__class__.__name__}: {exc})") from exc
+    if labels.numel() != count:
+        raise ToolkitError(f"--labels {path}: has {labels.numel()} labels but there are {count} images")
+    return labels
+
+
+def pack_folder(folder: str | Path, size: int = 224, labels_file: str | Path | None = None) -> PackedBatch:
+    """Every image of ``folder`` (natural order) -> :class:`PackedBatch`; labels -1 unless ``labels_file``."""
+    files = list_image_files(folder)
+    images = stack_images([load_image(p) for p in files], size)
+    labels = (read_labels_file(labels_file, len(files)) if labels_file is not None
+              else torch.full((len(files),), UNLABELLED, dtype=torch.long))
+    return PackedBatch(images, labels, [p.name for p in files], str(folder))
+
+
+def pack_samples(samples: Sequence[Sample], size: int = 224, source: str = "") -> PackedBatch:
+    """Eval-list samples -> :class:`PackedBatch` (a sample without a label gets -1).
+
+    Raises:
+        ToolkitError: no samples (empty list or range).
+    """
+    if not samples:
+        raise ToolkitError(f"{source or 'eval list'}: no images in the selected range; check --begin/--end")
+    images = stack_images([s.load() for s in samples], size)
+    labels = torch.tensor([UNLABELLED if s.label is None else int(s.label) for s in samples], dtype=torch.long)
+    return PackedBatch(images, labels, [s.name for s in samples], source)
+
+
+def write_torch_atomic(path: str | Path, obj: object) -> None:
+    """``torch.save`` through a temp file + rename."""
+    _atomic_write(Path(path), lambda handle: torch.save(obj, handle), "wb")
+
+
+def save_packed(batch: PackedBatch, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``img_batch.pt``, ``label_batch.pt`` and ``names.json`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    paths = {"images": out / IMG_FILE, "labels": out / LABEL_FILE, "names": out / NAMES_FILE}
+    write_torch_atomic(paths["images"], batch.images.contiguous())
+    write_torch_atomic(paths["labels"], batch.labels.contiguous())
+    write_json_atomic(paths["names"], {
+        "names": batch.names,
+        "labels": batch.labels.tolist(),
+        "source": batch.source,
+        "size": int(batch.images.shape[-1]),
+        "note": "label -1 = no label: generate_attributions explains the model's predicted class",
+    })
+    return paths
+
+
+def load_packed(data_dir: str | Path) -> PackedBatch:
+    """Read what :func:`save_packed` wrote (``names.json`` optional, as in the original ``data/`` folder).
+
+    Raises:
+        ToolkitError: a missing file or tensors of inconsistent shape (the message says how to make them).
+    """
+    root = Path(data_dir)
+    img_path, label_path = root / IMG_FILE, root / LABEL_FILE
+    hint = "run python -m local_attribution.generate_pt --out " + str(root) + " first"
+    if not img_path.is_file():
+        raise ToolkitError(f"--data {root}: {img_path} not found; {hint}")
+    if not label_path.is_file():
+        raise ToolkitError(f"--data {root}: {label_path} not found; {hint}")
+    images = torch.load(img_path, map_location="cpu", weights_only=True).float()
+    labels = torch.as_tensor(torch.load(label_path, map_location="cpu", weights_only=True)).long().flatten()
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ToolkitError(f"{img_path}: expected a (N, 3, H, W) tensor, got {tuple(images.shape)}; {hint}")
+    if labels.shape[0] != images.shape[0]:
+        raise ToolkitError(f"{label_path}: {labels.shape[0]} labels for {images.shape[0]} images; {hint}")
+    names_path = root / NAMES_FILE
+    names = [str(i) for i in range(images.shape[0])]
+    if names_path.is_file():
+        stored = json.loads(names_path.read_text()).get("names", [])
+        if len(stored) == images.shape[0]:
+            names = [str(n) for n in stored]
+    return PackedBatch(images, labels, names, str(root))
+
+
+def run(args: argparse.Namespace) -> dict[str, Path]:
+    if args.size < 8:
+        raise ToolkitError(f"--size {args.size}: must be >= 8 (224 for the ImageNet models)")
+    if args.eval_list is not None:
+        if args.labels is not None:
+            raise ToolkitError("--labels goes with --img_path; an eval list carries its own labels")
+        samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
+        batch = pack_samples(samples, args.size, source=str(args.eval_list))
+    else:
+        batch = pack_folder(args.img_path, args.size, args.labels)
+    paths = save_packed(batch, args.out)
+    labelled = int((batch.labels >= 0).sum())
+    print(f"{len(batch.names)} images ({labelled} labelled, {len(batch.names) - labelled} use the prediction) "
+          f"-> {paths['images']} {tuple(batch.images.shape)}, {paths['labels']}, {paths['names']}")
+    return paths
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_pt",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--img_path", default="visualized_imgs",
+                        help="folder of images (read in natural order: 0.png, 1.png, ..., 10.png); "
+                             "ignored when --eval-list is given")
+    parser.add_argument("--labels", default=None,
+                        help="with --img_path: labels as a .pt int tensor (e.g. LA's data/label_batch.pt) or a "
+                             "text file of one int per line; without it every label is -1 (= use the prediction)")
+    parser.add_argument("--eval-list", default=None,
+                        help="instead of a folder: an eval list ('relative/path label' lines) or 'demo' for the "
+                             "built-in photos")
+    parser.add_argument("--Datasets", default=".", help="root folder the eval-list paths are relative to")
+    parser.add_argument("--begin", type=int, default=0, help="first eval-list line to use (0-based)")
+    parser.add_argument("--end", type=int, default=-1, help="eval-list line to stop before; -1 = through the last")
+    parser.add_argument("--size", type=int, default=224, help="side of the square images written (pixels)")
+    parser.add_argument("--out", default="data", help="output folder for img_batch.pt, label_batch.pt, names.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Path]:
+    return exit_on_toolkit_error(run)(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
