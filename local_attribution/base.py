@@ -1,0 +1,223 @@
+"""Common interface of the dense attribution methods (LA and its 11 companion methods).
+
+Every method maps a logits model and a batch of images to one signed attribution value per input
+element:
+
+    method.attribute(model, x, target) -> A        x, A: (B, 3, H, W)
+
+* ``model`` is any ``torch.nn.Module`` or callable mapping ``x`` (float, values in [0, 1], the
+  normalisation lives inside the model) to **logits** ``(B, C)``. Methods apply the softmax
+  themselves (once). The model must treat the samples of a batch independently (eval mode, no
+  batch statistics), otherwise no per-sample guarantee below holds.
+* ``target`` is the explained class per sample; ``None`` means the model's argmax prediction.
+* ``internal_batch_size`` is the largest number of images sent through the model in one
+  forward/backward pass (Captum's meaning). For methods that evaluate one image per sample at a
+  time it is the number of samples per chunk; methods that expand a sample into several images
+  (integration paths, noise samples, exploration paths) chunk that expanded set. Samples are
+  processed independently, so the result does not depend on it.
+* Stochastic methods draw randomness only from ``generator`` (a ``torch.Generator``; one seeded
+  with 0 is created when it is ``None``). The global RNGs are never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+Model = Callable[[Tensor], Tensor]
+"""A logits model: ``(B, 3, H, W)`` images in [0, 1] -> ``(B, C)`` logits."""
+
+TargetLike = Tensor | int | Sequence[int] | None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Per-call settings handed from :meth:`AttributionMethod.attribute` to the implementation."""
+
+    batch_size: int
+    """Largest number of images per forward/backward pass."""
+    generator: torch.Generator | None
+    """Source of randomness (``None`` only for deterministic methods)."""
+    progress: bool
+    """Show a tqdm progress bar."""
+
+
+class AttributionMethod(ABC):
+    """Base class of every method of the zoo.
+
+    Subclasses are dataclasses whose fields are the hyper-parameters (defaults = the original
+    code's defaults) and set the class-level metadata below.
+    """
+
+    name: ClassVar[str]
+    """Registry key, equal to the original CLI name (``la``, ``ig``, ``sg``, ...)."""
+    display_name: ClassVar[str]
+    """Human-readable name, e.g. ``"Fast IG"``."""
+    panel_label: ClassVar[str]
+    """Short label used in the paper's comparison panel, e.g. ``"FIG"``."""
+    needs_gradients: ClassVar[bool] = True
+    stochastic: ClassVar[bool] = False
+    differentiates: ClassVar[Literal["probability", "logit"]] = "probability"
+    """Which model output is differentiated: the softmax probability (or its log) of one class,
+    computed from the logits with a single softmax, or the raw logit."""
+    default_batch_size: ClassVar[int] = 1
+    """Batch size of the original code (spec §1.4.5); default ``internal_batch_size``."""
+
+    @property
+    def hparams(self) -> dict[str, object]:
+        """The hyper-parameters of this instance, ``{field name: value}``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def attribute(
+        self,
+        model: Model,
+        inputs: Tensor,
+        target: TargetLike = None,
+        *,
+        internal_batch_size: int | None = None,
+        generator: torch.Generator | None = None,
+        progress: bool = False,
+    ) -> Tensor:
+        """Attribution maps of ``inputs`` for ``target``.
+
+        Args:
+            model: logits model, ``(B, 3, H, W)`` in [0, 1] -> ``(B, C)``.
+            inputs: images ``(B, 3, H, W)``, floating point, values in [0, 1].
+            target: class per sample: a ``(B,)`` integer tensor, a sequence of B ints, or one int
+                for all samples; ``None`` = the model's argmax prediction.
+            internal_batch_size: largest number of images per forward/backward pass
+                (default :attr:`default_batch_size`); does not change the result.
+            generator: randomness of stochastic methods (default: a generator seeded with 0).
+            progress: show a progress bar.
+
+        Returns:
+            ``(B, 3, H, W)`` float32 tensor on the inputs' device: raw signed attributions, one
+            per input element (no absolute value, no channel reduction, no normalisation unless
+            the method itself defines one, e.g. Saliency's absolute value).
+        """
+        with gradients_enabled():
+            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
+            out = self._attribute(model, x, y, opts)
+        return out.detach().to(torch.float32)
+
+    @abstractmethod
+    def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
+        """Compute the maps; ``x`` is detached, ``target`` is a ``(B,)`` long tensor on x's device."""
+
+    def _prepare(
+        self,
+        model: Model,
+        inputs: Tensor,
+        target: TargetLike,
+        internal_batch_size: int | None,
+        generator: torch.Generator | None,
+        progress: bool,
+    ) -> tuple[Tensor, Tensor, RunOptions]:
+        x = check_inputs(inputs)
+        batch_size = self.default_batch_size if internal_batch_size is None else int(internal_batch_size)
+        if batch_size < 1:
+            raise ValueError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
+        if isinstance(model, nn.Module) and model.training:
+            warnings.warn(
+                f"{self.display_name}: the model is in training mode; call model.eval() first "
+                "(batch-norm/dropout in training mode couple the samples of a batch)",
+                stacklevel=3,
+            )
+        y = resolve_targets(model, x, target, batch_size)
+        if self.stochastic and generator is None:
+            generator = torch.Generator().manual_seed(0)
+        return x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress)
+
+
+class gradients_enabled:
+    """Context manager: autograd on, even when called under ``no_grad``/``inference_mode``."""
+
+    def __enter__(self) -> None:
+        self._stack = [torch.inference_mode(False), torch.enable_grad()]
+        for ctx in self._stack:
+            ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for ctx in reversed(self._stack):
+            ctx.__exit__(*exc)
+
+
+def check_inputs(inputs: Tensor) -> Tensor:
+    """Validate a ``(B, C, H, W)`` floating-point batch and return a detached copy."""
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"inputs must be a torch.Tensor of shape (B, 3, H, W), got {type(inputs).__name__}")
+    if inputs.ndim != 4 or inputs.shape[0] == 0:
+        raise ValueError(f"inputs must have shape (B, 3, H, W) with B >= 1, got {tuple(inputs.shape)}")
+    if not inputs.is_floating_point():
+        raise TypeError(f"inputs must be floating point with values in [0, 1], got {inputs.dtype}")
+    # clone() turns a tensor created under inference_mode into a normal one autograd can use.
+    return inputs.detach().clone()
+
+
+@torch.no_grad()
+def predict(model: Model, x: Tensor, batch_size: int) -> Tensor:
+    """Argmax class of every sample, ``(B,)`` long, computed in chunks of ``batch_size``."""
+    preds = [check_logits(model(x[i : i + batch_size])).argmax(dim=1) for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(preds)
+
+
+@torch.no_grad()
+def num_classes_of(model: Model, x: Tensor) -> int:
+    """Number of model outputs C, from one forward of the first sample."""
+    return check_logits(model(x[:1])).shape[1]
+
+
+def check_logits(logits: Tensor) -> Tensor:
+    if not isinstance(logits, Tensor) or logits.ndim != 2:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"the model must return logits of shape (B, C), got {shape}")
+    return logits
+
+
+def resolve_targets(model: Model, x: Tensor, target: TargetLike, batch_size: int) -> Tensor:
+    """``(B,)`` long tensor of explained classes on ``x``'s device (argmax when ``target`` is None)."""
+    n = x.shape[0]
+    if target is None:
+        return predict(model, x, batch_size).to(device=x.device, dtype=torch.long)
+    t = torch.as_tensor(target, dtype=torch.long, device=x.device)
+    if t.ndim == 0:
+        t = t.expand(n)
+    if t.shape != (n,):
+        raise ValueError(f"target must be an int or have shape ({n},), got shape {tuple(t.shape)}")
+    if bool((t < 0).any()):
+        raise ValueError(f"target classes must be non-negative, got {t.tolist()}")
+    return t.clone()
+
+
+def sample_generators(generator: torch.Generator, n: int) -> list[torch.Generator]:
+    """One independent CPU generator per sample, seeded from ``generator``.
+
+    Drawing the sub-seeds for the whole batch up front makes each sample's randomness independent
+    of how the batch is chunked; drawing on the CPU makes it independent of the device.
+    """
+    seeds = torch.randint(0, 2**62, (n,), generator=generator, device=generator.device).tolist()
+    return [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    """A tqdm bar when ``enabled``, else a no-op object with the same ``update``/``close``."""
+    if enabled:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, leave=False)
+    return _NoBar()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
