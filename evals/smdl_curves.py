@@ -82,6 +82,8 @@ def load_result(json_path: Path, npy_path: Path) -> tuple[dict, CurveResult]:
     if array.ndim == 4:
         ins_x, del_x = areas_from_region_stack(array)
     elif array.ndim == 2:
+        if int(array.max()) + 1 != m or int(array.min()) < 0:
+            raise ValueError(f"{npy_path}: rank map has {int(array.max()) + 1} regions but {json_path} has {m} scores")
         ins_x, del_x = areas_from_rank_map(array, m)
     else:
         raise ValueError(f"{npy_path}: expected an (H, W) rank map or an (m, H, W, 3) region stack, got {array.shape}")

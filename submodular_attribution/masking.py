@@ -39,5 +39,6 @@ def make_fill(image: torch.Tensor, kind: str = "black") -> torch.Tensor:
     if kind == "blur":
         import torchvision.transforms.functional as tvf
 
-        return tvf.gaussian_blur(image[None], kernel_size=61, sigma=10.0)[0]
+        kernel = min(61, (min(image.shape[1:]) - 1) // 2 * 2 + 1)  # reflect padding must fit the image
+        return tvf.gaussian_blur(image[None], kernel_size=kernel, sigma=10.0)[0]
     raise ToolkitError(f"--fill {kind}: unknown fill; choose one of {', '.join(FILLS)}")

@@ -1,0 +1,1 @@
+"""Runnable scripts: the demo, benchmarks, multi-GPU launchers (shell)."""

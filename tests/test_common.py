@@ -1,0 +1,85 @@
+"""Image loading, eval lists, ranges and shards, atomic writes."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import ToolkitError
+from common.eval_list import parse_eval_list, select_range, shard_ranges
+from common.images import load_image
+from common.results import write_json_atomic
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA"])
+def test_any_mode_loads_as_rgb_uint8(tmp_path, mode):
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (5, 7, 3), dtype=np.uint8))
+    if mode == "I;16":
+        img = Image.fromarray((rng.integers(0, 65536, (5, 7))).astype(np.uint16))
+    else:
+        img = rgb.convert(mode)
+    path = tmp_path / ("x.tiff" if mode in ("I;16", "CMYK") else "x.png")
+    img.save(path)
+    out = load_image(path)
+    assert out.shape == (5, 7, 3) and out.dtype == np.uint8
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
+    Image.fromarray(np.full((3, 3), 32768, np.uint16)).save(tmp_path / "a.png")
+    assert abs(int(load_image(tmp_path / "a.png")[0, 0, 0]) - 128) <= 1
+
+
+def test_bad_image_error_names_the_file(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ToolkitError, match="broken.jpg"):
+        load_image(bad)
+    with pytest.raises(ToolkitError, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_eval_list_parsing(tmp_path):
+    lst = tmp_path / "list.txt"
+    lst.write_text("# comment\n\na/b c.JPEG 12\nplain.png 3\n\nunlabelled file.png\nlast.png 999")
+    samples = parse_eval_list(lst, tmp_path / "root")
+    assert [s.name for s in samples] == ["a/b c.JPEG", "plain.png", "unlabelled file.png", "last.png"]
+    assert [s.label for s in samples] == [12, 3, None, 999]
+    assert samples[0].ref == str(tmp_path / "root" / "a/b c.JPEG")
+    assert samples[0].stem == "a/b c"
+
+
+def test_bad_line_reports_its_number(tmp_path):
+    lst = tmp_path / "list.txt"
+    lst.write_text("ok.png 1\nnoextension 2\n")
+    with pytest.raises(ToolkitError, match=r"list.txt:2"):
+        parse_eval_list(lst)
+
+
+def test_missing_eval_list_names_the_flag(tmp_path):
+    with pytest.raises(ToolkitError, match="--eval-list"):
+        parse_eval_list(tmp_path / "nope.txt")
+
+
+def test_end_minus_one_keeps_the_last_line():
+    items = list(range(5))
+    assert select_range(items, 0, -1) == items
+    assert select_range(items, 2, None) == [2, 3, 4]
+    assert select_range(items, 1, 3) == [1, 2]
+
+
+@pytest.mark.parametrize("n,g", [(4891, 2), (10, 3), (7, 8), (1, 1)])
+def test_shards_cover_every_line_once(n, g):
+    covered = []
+    for begin, end in shard_ranges(n, g):
+        covered += select_range(list(range(n)), begin, end)
+    assert covered == list(range(n))
+
+
+def test_demo_list_has_the_required_photos():
+    names = {s.name for s in parse_eval_list("demo")}
+    assert {"chelsea.png", "coffee.png", "camera.png", "rocket.png", "grace_hopper.png", "china.png", "flower.png"} <= names
+
+
+def test_atomic_json_leaves_no_temp_files(tmp_path):
+    write_json_atomic(tmp_path / "d" / "x.json", {"a": 1})
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["x.json"]

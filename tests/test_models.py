@@ -1,0 +1,79 @@
+"""The black-box contract: chunking, counting, features, weights loading and its errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from common.errors import ToolkitError
+from models import BlackBox, load_model
+from tests.conftest import toy_classifier
+
+
+def test_chunking_does_not_change_probabilities_and_counts_forwards():
+    x = torch.rand(7, 3, 16, 16)
+    small = BlackBox(toy_classifier(), batch_size=2)
+    large = BlackBox(toy_classifier(), batch_size=64)
+    torch.testing.assert_close(small.predict(x), large.predict(x))
+    probs, feats = small.predict(x, with_features=True)
+    assert probs.shape == (7, 4) and feats.shape == (7, 3)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(7))
+    assert small.forward_count == 14 and large.forward_count == 7
+
+
+def test_to_tensor_keeps_black_exactly_zero():
+    bb = BlackBox(toy_classifier(size=4))
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[0, 0] = 255
+    x = bb.to_tensor(image)
+    assert x.shape == (1, 3, 4, 4) and x[0, :, 0, 0].eq(1).all() and x[0, :, 1:, :].eq(0).all()
+
+
+def test_torchvision_model_from_a_weights_file(tmp_path):
+    import torchvision
+
+    net = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save(net.state_dict(), path)
+    bb = load_model("resnet18", weights=path, batch_size=4)
+    probs, feats = bb.predict(torch.rand(2, 3, 224, 224), with_features=True)
+    assert probs.shape == (2, 1000) and feats.shape == (2, 512)
+    # the loaded head is the file's fc layer
+    torch.testing.assert_close(bb.classifier.head.weight, net.fc.weight)
+
+
+def test_missing_weights_errors_name_the_flag(tmp_path):
+    with pytest.raises(ToolkitError, match="--weights"):
+        load_model("resnet50", weights=tmp_path / "absent.pth")
+    with pytest.raises(ToolkitError, match="--weights"):
+        load_model("vgg16")  # no file given, none in the hub cache
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"junk")
+    with pytest.raises(ToolkitError, match="bad.pth"):
+        load_model("resnet18", weights=bad)
+
+
+def test_mismatched_weights_error(tmp_path):
+    import torchvision
+
+    path = tmp_path / "r18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    with pytest.raises(ToolkitError, match="does not match"):
+        load_model("resnet50", weights=path)
+
+
+def test_unknown_model_and_device():
+    with pytest.raises(ToolkitError, match="--model"):
+        load_model("alexnet9000")
+    if not torch.cuda.is_available():
+        with pytest.raises(ToolkitError, match="--device"):
+            BlackBox(toy_classifier(), device="cuda")
+
+
+@pytest.mark.parametrize("name", ["vgg16", "inception_v3", "maxvit_t"])
+def test_random_init_architectures_split_features_and_head(name):
+    from models import load_classifier
+
+    clf = load_classifier(name, pretrained=False)
+    with torch.no_grad():
+        logits, feats = clf.forward_with_features(torch.rand(1, 3, 224, 224))
+    assert logits.shape == (1, 1000) and feats.ndim == 2
