@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.errors import exit_on_toolkit_error
+from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
 from models import DEFAULT_MODEL, list_models, load_model
@@ -81,7 +81,30 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     output.add_argument("--save-region-images", action="store_true",
                         help="save the original's (m, H, W, 3) uint8 ranked-region stack as npy instead of the int16 rank map")
     output.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--config", default=None,
+                        help="YAML file of flag defaults (keys are flag names, e.g. lambda2: 0.05); command-line flags win")
     return parser
+
+
+def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> None:
+    """Read ``--config FILE`` (YAML mapping of flag names to values) into the parser's defaults."""
+    known, _ = parser.parse_known_args(argv)
+    if not known.config:
+        return
+    import yaml
+
+    path = Path(known.config)
+    if not path.is_file():
+        raise ToolkitError(f"--config {path}: file not found")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ToolkitError(f"--config {path}: expected a mapping of flag names to values")
+    dests = {action.dest for action in parser._actions}
+    normalised = {str(key).lstrip("-").replace("-", "_"): value for key, value in values.items()}
+    unknown = sorted(set(normalised) - dests)
+    if unknown:
+        raise ToolkitError(f"--config {path}: unknown keys {', '.join(unknown)}; use the flag names of --help")
+    parser.set_defaults(**normalised)
 
 
 def _float_name(value: float) -> str:
@@ -166,6 +189,8 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
 
 def main(preset: Preset, argv: list[str] | None = None) -> tuple[Path, BatchReport]:
     """Parse ``argv`` with the preset's defaults and run; user errors exit with one line and status 2."""
-    args = build_parser(preset).parse_args(argv)
+    parser = build_parser(preset)
+    exit_on_toolkit_error(apply_config)(parser, argv)
+    args = parser.parse_args(argv)
     return exit_on_toolkit_error(run)(args)
 

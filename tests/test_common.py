@@ -83,3 +83,12 @@ def test_demo_list_has_the_required_photos():
 def test_atomic_json_leaves_no_temp_files(tmp_path):
     write_json_atomic(tmp_path / "d" / "x.json", {"a": 1})
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["x.json"]
+
+
+def test_shard_cli_prints_ranges(capsys, tmp_path):
+    from scripts.shard import main
+
+    lst = tmp_path / "l.txt"
+    lst.write_text("".join(f"img{i}.png {i}\n" for i in range(5)))
+    assert main(["--eval-list", str(lst), "--shards", "2"]) == [(0, 3), (3, -1)]
+    assert capsys.readouterr().out.split("\n")[:2] == ["0 3", "3 -1"]

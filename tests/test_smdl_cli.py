@@ -81,3 +81,28 @@ def test_help_explains_every_flag():
     for flag in ("--Datasets", "--eval-list", "--superpixel-algorithm", "--region-size", "--lambda1", "--lambda4",
                  "--begin", "--end", "--save-dir", "--model", "--weights", "--device", "--batch-size", "--save-region-images"):
         assert flag in proc.stdout, flag
+
+
+def test_config_file_sets_defaults_and_flags_win(tmp_path):
+    from submodular_attribution.cli import apply_config, build_parser
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("lambda2: 0.5\nsuperpixel-algorithm: grid\ngrid-size: 3\n")
+    parser = build_parser(PRESET)
+    apply_config(parser, ["--config", str(cfg), "--lambda2", "0.25"])
+    args = parser.parse_args(["--config", str(cfg), "--lambda2", "0.25"])
+    assert (args.lambda2, args.superpixel_algorithm, args.grid_size) == (0.25, "grid", 3)
+    cfg.write_text("lamda2: 1\n")
+    from common.errors import ToolkitError
+
+    with pytest.raises(ToolkitError, match="lamda2"):
+        apply_config(build_parser(PRESET), ["--config", str(cfg)])
+
+
+@pytest.mark.parametrize("config", ["imagenet_efficientnet_lite0_slico.yaml", "imagenet_resnet50_seeds.yaml"])
+def test_shipped_configs_are_valid(config):
+    from pathlib import Path
+
+    from submodular_attribution.cli import apply_config, build_parser
+
+    apply_config(build_parser(PRESET), ["--config", str(Path(__file__).parent.parent / "configs" / config)])

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Split an eval list across GPUs and run one SMDL entry module per GPU, in parallel.
+#
+#   GPUS="0 1" EVAL_LIST=datasets/imagenet/val.txt DATASETS=datasets/imagenet/ILSVRC2012_img_val \
+#     bash scripts/smdl_multigpu.sh [extra flags for the entry module...]
+#
+# Environment:
+#   GPUS       space-separated GPU ids (default "0"); use GPUS=cpu to run one CPU worker
+#   MODULE     entry module (default submodular_attribution.smdl_explanation_imagenet_superpixel)
+#   EVAL_LIST  eval list file or "demo" (default demo);  DATASETS  image root (default .)
+#   PYTHON     interpreter (default .venv/bin/python when present, else python3)
+# Each worker gets ceil(n/G) consecutive lines (the last one runs through the last line). Finished samples
+# are skipped, so re-running the same command resumes; logs go to <LOG_DIR>/gpu<id>.log.
+set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,13p' "$0"; exit 0; fi
+cd "$(dirname "$0")/.."
+GPUS=${GPUS:-0}
+MODULE=${MODULE:-submodular_attribution.smdl_explanation_imagenet_superpixel}
+EVAL_LIST=${EVAL_LIST:-demo}
+DATASETS=${DATASETS:-.}
+LOG_DIR=${LOG_DIR:-logs/smdl}
+if [[ -z "${PYTHON:-}" ]]; then if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi; fi
+read -r -a gpu_ids <<< "$GPUS"
+mkdir -p "$LOG_DIR"
+mapfile -t ranges < <("$PYTHON" -m scripts.shard --eval-list "$EVAL_LIST" --shards "${#gpu_ids[@]}")
+pids=()
+for i in "${!ranges[@]}"; do
+  read -r begin end <<< "${ranges[$i]}"
+  gpu=${gpu_ids[$i]}
+  if [[ "$gpu" == "cpu" ]]; then device=cpu; visible=""; else device=cuda; visible=$gpu; fi
+  echo "worker $i: lines $begin..$end on $gpu (log $LOG_DIR/gpu$gpu.log)"
+  CUDA_VISIBLE_DEVICES=$visible "$PYTHON" -m "$MODULE" --Datasets "$DATASETS" --eval-list "$EVAL_LIST" \
+    --begin "$begin" --end "$end" --device "$device" --no-progress "$@" > "$LOG_DIR/gpu$gpu.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[[ $status -eq 0 ]] && echo "all workers finished" || echo "a worker failed: see $LOG_DIR" >&2
+exit $status
