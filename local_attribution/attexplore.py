@@ -43,9 +43,10 @@ def dct_matrix(n: int, *, device: torch.device | None = None, dtype: torch.dtype
 
 def idct_matrix(n: int, *, device: torch.device | None = None, dtype: torch.dtype = torch.float64) -> Tensor:
     """``(n, n)`` inverse of :func:`dct_matrix` (SciPy's ``idct(type=2, norm=None)``)."""
+    # x_j = (1 / 2n) * (y_0 + 2 sum_{k>=1} y_k cos(pi k (2j + 1) / 2n)), i.e. D^T scaled per column
     d = dct_matrix(n)
-    scale = torch.full((n,), 1.0 / n, dtype=torch.float64)
-    scale[0] = 0.5 / n
+    scale = torch.full((n,), 0.5 / n, dtype=torch.float64)
+    scale[0] = 0.25 / n
     return (d.T * scale.view(1, -1)).to(device=device, dtype=dtype)
 
 
