@@ -10,7 +10,7 @@
 #   EVAL_LIST  eval list file or "demo" (default demo);  DATASETS  image root (default .)
 #   PYTHON     interpreter (default .venv/bin/python when present, else python3)
 # Each worker gets ceil(n/G) consecutive lines (the last one runs through the last line). Finished samples
-# are skipped, so re-running the same command resumes; logs go to <LOG_DIR>/gpu<id>.log.
+# are skipped, so re-running the same command resumes; logs go to <LOG_DIR>/worker<i>.log.
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,13p' "$0"; exit 0; fi
 cd "$(dirname "$0")/.."
@@ -28,9 +28,9 @@ for i in "${!ranges[@]}"; do
   read -r begin end <<< "${ranges[$i]}"
   gpu=${gpu_ids[$i]}
   if [[ "$gpu" == "cpu" ]]; then device=cpu; visible=""; else device=cuda; visible=$gpu; fi
-  echo "worker $i: lines $begin..$end on $gpu (log $LOG_DIR/gpu$gpu.log)"
+  echo "worker $i: lines $begin..$end on $gpu (log $LOG_DIR/worker$i.log)"
   CUDA_VISIBLE_DEVICES=$visible "$PYTHON" -m "$MODULE" --Datasets "$DATASETS" --eval-list "$EVAL_LIST" \
-    --begin "$begin" --end "$end" --device "$device" --no-progress "$@" > "$LOG_DIR/gpu$gpu.log" 2>&1 &
+    --begin "$begin" --end "$end" --device "$device" --no-progress "$@" > "$LOG_DIR/worker$i.log" 2>&1 &
   pids+=($!)
 done
 status=0
