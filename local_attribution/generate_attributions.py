@@ -1,0 +1,309 @@
+"""Attribution maps for every image of ``data/`` with one method (the original ``generate_attributions.py``).
+
+    python -m local_attribution.generate_pt --eval-list demo
+    python -m local_attribution.generate_attributions --model efficientnet_lite0 --attr_method la \\
+        --spatial_range 20 --max_iter 20 --sampling_times 20 --prefix attributions
+
+Reads ``<data>/img_batch.pt`` ``(N, 3, H, W)`` in [0, 1] and ``<data>/label_batch.pt`` ``(N,)`` and writes
+``{prefix}/{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}_attributions.npy`` for LA, or
+``{prefix}/{model}_{method}_attributions.npy`` for the other methods: float32 ``(N, 3, H, W)``, the raw signed
+per-element maps (no channel reduction, no normalisation).
+
+* Target: the label, or the model's prediction where the label is -1 (``--target prediction`` explains the
+  prediction everywhere, which is what the original LA/AGI/MFABA code did whatever the label).
+* Existing output: nothing is done (as the original). Delete the file to recompute.
+* Resume: every finished batch is saved to ``<output>.partial/<first>-<end>.npy``; a killed run continues from
+  there (with any ``--batch-size``), and the folder is removed once the output is complete. A partial folder
+  made with other settings (model, method, parameters, seed, data) is refused.
+* Randomness: stochastic methods get a ``torch.Generator`` seeded with ``--seed`` + index of the batch's first
+  image, so a resumed run writes the same bytes as an uninterrupted one with the same ``--batch-size``. The
+  global RNGs are not touched (the original seeded them globally with 3407).
+* Expected Gradients draws its references from all images of ``--data`` (as the original).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common.errors import ToolkitError, exit_on_toolkit_error
+from common.results import write_json_atomic, write_npy_atomic
+from local_attribution.generate_pt import PackedBatch, load_packed
+from models import list_models, load_classifier, resolve_device
+
+LA_NAME = "la"
+ORIGINAL_SEED = 3407
+_CHUNK_RE = re.compile(r"^(\d+)-(\d+)\.npy$")
+
+
+def run_key(model: str, method: str, spatial_range: int = 20, max_iter: int = 20, sampling_times: int = 20) -> str:
+    """The original's file stem: ``{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}`` for LA,
+    ``{model}_{method}`` otherwise."""
+    if method == LA_NAME:
+        return f"{model}_la_spatial-range-{spatial_range}_max-iter-{max_iter}_sampling-times-{sampling_times}"
+    return f"{model}_{method}"
+
+
+def attribution_path(prefix: str | Path, model: str, method: str, spatial_range: int = 20, max_iter: int = 20,
+                     sampling_times: int = 20) -> Path:
+    """``{prefix}/{run_key}_attributions.npy``."""
+    return Path(prefix) / f"{run_key(model, method, spatial_range, max_iter, sampling_times)}_attributions.npy"
+
+
+def partial_dir(output: str | Path) -> Path:
+    """Folder holding the finished batches of an interrupted run: ``<output>.partial``."""
+    output = Path(output)
+    return output.with_name(output.name + ".partial")
+
+
+def method_hparams(method: str, spatial_range: int, max_iter: int, sampling_times: int) -> dict[str, Any]:
+    """Hyper-parameters set from the command line: LA's three, none for the others (their defaults)."""
+    if method == LA_NAME:
+        return {"spatial_range": spatial_range, "max_iter": max_iter, "sampling_times": sampling_times}
+    return {}
+
+
+def data_fingerprint(data: PackedBatch) -> str:
+    """sha1 of the image and label bytes (detects a ``--data`` folder that changed under a partial run)."""
+    digest = hashlib.sha1()
+    digest.update(str(tuple(data.images.shape)).encode())
+    digest.update(memoryview(data.images.contiguous().numpy()).cast("B"))
+    digest.update(memoryview(data.labels.contiguous().numpy()).cast("B"))
+    return digest.hexdigest()
+
+
+def resolve_targets(classifier: torch.nn.Module, data: PackedBatch, device: torch.device, batch_size: int,
+                    mode: str = "label") -> torch.Tensor:
+    """Explained class per image, int64 ``(N,)``: the label, or the argmax prediction where the label is -1
+    (everywhere when ``mode == "prediction"``)."""
+    targets = data.labels.clone()
+    todo = torch.arange(targets.numel()) if mode == "prediction" else torch.nonzero(targets < 0).flatten()
+    with torch.inference_mode():
+        for i in range(0, todo.numel(), batch_size):
+            idx = todo[i:i + batch_size]
+            targets[idx] = classifier(data.images[idx].to(device)).argmax(dim=1).cpu()
+    return targets
+
+
+def finished_chunks(folder: Path, n_images: int, image_shape: tuple[int, ...]) -> list[tuple[int, int, Path]]:
+    """``(begin, end, file)`` of the valid chunk files of a partial folder (invalid ones are ignored)."""
+    chunks = []
+    if not folder.is_dir():
+        return chunks
+    for path in sorted(folder.iterdir()):
+        match = _CHUNK_RE.match(path.name)
+        if not match:
+            continue
+        begin, end = int(match.group(1)), int(match.group(2))
+        if not 0 <= begin < end <= n_images:
+            continue
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except (OSError, ValueError):
+            continue
+        if tuple(arr.shape) == (end - begin, *image_shape):
+            chunks.append((begin, end, path))
+    return chunks
+
+
+def pending_batches(covered: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
+    """Contiguous ``(begin, end)`` batches of at most ``batch_size`` images not yet ``covered`` (bool ``(N,)``)."""
+    batches, i, n = [], 0, covered.size
+    while i < n:
+        if covered[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not covered[j] and j - i < batch_size:
+            j += 1
+        batches.append((i, j))
+        i = j
+    return batches
+
+
+def assemble(chunks: list[tuple[int, int, Path]], output: Path, shape: tuple[int, ...]) -> None:
+    """Copy the chunks into a float32 ``.npy`` of ``shape`` (through a memory-mapped temp file + rename)."""
+    tmp = output.with_name(f".{output.name}.tmp")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+    try:
+        for begin, end, path in chunks:
+            out[begin:end] = np.load(path)
+        out.flush()
+        del out
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def compute_attributions(
+    method: Any,
+    model: torch.nn.Module,
+    data: PackedBatch,
+    targets: torch.Tensor,
+    output: str | Path,
+    *,
+    batch_size: int,
+    seed: int = ORIGINAL_SEED,
+    device: torch.device | str = "cpu",
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+    extra_kwargs: dict[str, Any] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
+
+    Args:
+        method: an object with ``attribute(model, x, target, *, internal_batch_size, generator)`` and
+            ``stochastic`` (see :mod:`local_attribution.base`).
+        model: logits model, ``(B, 3, H, W)`` in [0, 1] -> ``(B, C)``, on ``device``.
+        data: the images ``(N, 3, H, W)``.
+        targets: int64 ``(N,)`` classes to explain.
+        output: the ``.npy`` to write; finished batches go to ``<output>.partial/`` meanwhile.
+        batch_size: images per ``attribute`` call (also its ``internal_batch_size``).
+        seed: base seed of the per-batch generators of stochastic methods.
+        meta: settings stored in the partial folder; a partial folder with other settings is refused.
+        extra_kwargs: more keyword arguments for ``attribute`` (e.g. Expected Gradients' ``background``).
+        on_batch: called with ``(begin, end)`` after each computed batch is saved.
+
+    Raises:
+        ToolkitError: the partial folder belongs to a run with other settings.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    n = data.images.shape[0]
+    image_shape = tuple(data.images.shape[1:])
+    work = partial_dir(output)
+    meta = {**(meta or {}), "n_images": n, "image_shape": list(image_shape)}
+    meta_path = work / "meta.json"
+    if meta_path.is_file():
+        stored = json.loads(meta_path.read_text())
+        diff = sorted(k for k in set(stored) | set(meta) if k != "batch_size" and stored.get(k) != meta.get(k))
+        if diff:
+            raise ToolkitError(f"{work}: a partial run with other settings ({', '.join(diff)}) is there; rerun with its "
+                               f"settings ({meta_path}) or delete the folder")
+    write_json_atomic(meta_path, meta)
+
+    chunks = finished_chunks(work, n, image_shape)
+    covered = np.zeros(n, dtype=bool)
+    for begin, end, _ in chunks:
+        covered[begin:end] = True
+    todo = pending_batches(covered, batch_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, initial=int(covered.sum()), unit="img", dynamic_ncols=True, desc=output.stem[:40])
+    for begin, end in todo:
+        x = data.images[begin:end].to(device)
+        y = targets[begin:end].to(device)
+        generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
+        maps = method.attribute(model, x, y, internal_batch_size=batch_size, generator=generator,
+                                **(extra_kwargs or {}))
+        maps = torch.as_tensor(maps).detach().to("cpu", torch.float32)
+        if tuple(maps.shape) != (end - begin, *image_shape):
+            raise ToolkitError(f"--attr_method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
+                               f"{(end - begin, *image_shape)}")
+        path = work / f"{begin:06d}-{end:06d}.npy"
+        write_npy_atomic(path, maps.numpy())
+        chunks.append((begin, end, path))
+        if bar is not None:
+            bar.update(end - begin)
+        if on_batch is not None:
+            on_batch(begin, end)
+    if bar is not None:
+        bar.close()
+    assemble(sorted(chunks), output, (n, *image_shape))
+    shutil.rmtree(work, ignore_errors=True)
+    return output
+
+
+def _method_names() -> list[str]:
+    from local_attribution import list_methods
+
+    return list_methods()
+
+
+def run(args: argparse.Namespace) -> Path:
+    from local_attribution import get_method
+
+    output = attribution_path(args.prefix, args.model, args.attr_method, args.spatial_range, args.max_iter,
+                              args.sampling_times)
+    if output.is_file():
+        print(f"{output} exists; nothing to do (delete it to recompute)")
+        return output
+    hparams = method_hparams(args.attr_method, args.spatial_range, args.max_iter, args.sampling_times)
+    try:
+        method = get_method(args.attr_method, **hparams)
+    except ValueError as exc:
+        raise ToolkitError(f"--attr_method {args.attr_method}: {exc}") from exc
+    batch_size = args.batch_size if args.batch_size is not None else int(method.default_batch_size)
+    if batch_size < 1:
+        raise ToolkitError(f"--batch-size {batch_size}: must be >= 1")
+    data = load_packed(args.data)
+    device = resolve_device(args.device)
+    model = load_classifier(args.model, weights=args.weights).to(device).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    targets = resolve_targets(model, data, device, batch_size=max(batch_size, 16), mode=args.target)
+    extra: dict[str, Any] = {}
+    if "background" in inspect.signature(method.attribute).parameters:
+        extra["background"] = data.images.to(device)
+    meta = {
+        "model": args.model, "attr_method": args.attr_method, "hparams": hparams, "seed": args.seed,
+        "target": args.target, "weights": None if args.weights is None else str(args.weights),
+        "data": data_fingerprint(data), "batch_size": batch_size,
+    }
+    print(f"{args.model} / {args.attr_method} {hparams or ''}: {data.images.shape[0]} images, batch {batch_size}, "
+          f"device {device} -> {output}")
+    compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed, device=device,
+                         meta=meta, progress=not args.no_progress, extra_kwargs=extra)
+    print(f"wrote {output}")
+    return output
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(),
+                        help="network to explain (torchvision ones need --weights FILE)")
+    parser.add_argument("--attr_method", default=LA_NAME, choices=_method_names(), help="attribution method")
+    parser.add_argument("--spatial_range", type=int, default=20,
+                        help="LA only: s, neighbourhood divisor (eps = x / s per element)")
+    parser.add_argument("--max_iter", type=int, default=20, help="LA only: K, steps per exploration path")
+    parser.add_argument("--sampling_times", type=int, default=20,
+                        help="LA only: T, T-1 targeted paths + 1 untargeted path")
+    parser.add_argument("--prefix", default="attributions", help="output folder for the .npy maps")
+    parser.add_argument("--data", default="data", help="folder with img_batch.pt and label_batch.pt (from generate_pt)")
+    parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="images per batch and largest forward/backward batch (default: the method's original "
+                             "batch size, e.g. 64 for LA, 4 for IG, 1 for BIG)")
+    parser.add_argument("--seed", type=int, default=ORIGINAL_SEED,
+                        help="seed of the random generators of stochastic methods (LA, AGI, SG, EG, AttEXplore)")
+    parser.add_argument("--target", choices=("label", "prediction"), default="label",
+                        help="class to explain: the label (prediction where it is -1), or always the prediction")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return exit_on_toolkit_error(run)(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
