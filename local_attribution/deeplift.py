@@ -8,6 +8,9 @@ Made robust for arbitrary models:
 * the model is deep-copied and every module's ``inplace`` flag is switched off (Captum reads the
   inputs of the non-linearities in hooks, which in-place ReLUs overwrite; the original used
   ReLU-separated copies of ResNet-50/VGG16 for that reason);
+* ``nn.ReLU6`` (MobileNet/EfficientNet-Lite), which Captum has no rule for, is rewritten as
+  ``ReLU(h) - ReLU(h - 6)``; both terms see the same input difference, so the rescale rule on the two
+  ReLUs gives exactly the rescale multiplier of ReLU6;
 * a non-linear module called several times per forward (torchvision's ResNet blocks call one
   ``self.relu`` two or three times) is replaced by a dispatcher holding one copy per call site, so
   Captum's per-module bookkeeping sees each call separately;
@@ -16,7 +19,9 @@ Made robust for arbitrary models:
   make a map depend on the other samples of the batch. ``internal_batch_size`` is therefore not
   used.
 
-Non-linearities called functionally (``F.relu``) are invisible to Captum and pass plain gradients.
+Limits inherited from Captum: non-linearities called functionally (``F.relu``) or without a Captum
+rule (GELU, SiLU, Hardswish, ...) pass plain gradients, and a non-linearity whose input tensor is also
+used elsewhere (``relu(h) + h``) gets a wrong multiplier (Captum rewrites the gradient of that tensor).
 """
 
 from __future__ import annotations
@@ -44,6 +49,20 @@ class _CallableModule(nn.Module):
         return self.fn(x)
 
 
+class _ReLU6AsReLUs(nn.Module):
+    """``min(max(h, 0), 6)`` written with two ReLU modules Captum knows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.low = nn.ReLU()
+        self.high = nn.ReLU()
+
+    def forward(self, h: Tensor) -> Tensor:
+        # ``h + 0``: Captum rewrites the gradient of a non-linearity's input *tensor*; ``low`` needs a
+        # tensor of its own, or its hook would also swallow the gradient reaching h through ``high``.
+        return self.low(h + 0.0) - self.high(h - 6.0)
+
+
 class _CallSites(nn.Module):
     """Stand-in for a module called ``n`` times per forward: call k uses ``sites[k]``."""
 
@@ -65,7 +84,7 @@ def _supported_nonlinear() -> tuple[type[nn.Module], ...]:
 
 
 def prepare_for_deeplift(model: Model, example: Tensor) -> nn.Module:
-    """A copy of ``model`` + ``Softmax(dim=1)`` that Captum's DeepLift handles correctly.
+    """``Sequential(prepared copy of model, Softmax(dim=1))`` for Captum's DeepLift (see module doc).
 
     Args:
         model: logits model.
@@ -75,6 +94,10 @@ def prepare_for_deeplift(model: Model, example: Tensor) -> nn.Module:
     for m in net.modules():
         if getattr(m, "inplace", False) is True:
             m.inplace = False
+    for parent in list(net.modules()):
+        for child_name, child in list(parent.named_children()):
+            if type(child) is nn.ReLU6:
+                setattr(parent, child_name, _ReLU6AsReLUs())
     kinds = _supported_nonlinear()
     counts: dict[int, int] = {}
     handles = [
@@ -95,13 +118,13 @@ def prepare_for_deeplift(model: Model, example: Tensor) -> nn.Module:
             if n > 1:
                 dispatchers.setdefault(id(child), _CallSites(child, n))
                 setattr(parent, child_name, dispatchers[id(child)])
-    wrapper = nn.Sequential(net, nn.Softmax(dim=1))
 
     def reset_calls(_mod: nn.Module, _inp: object) -> None:
         for d in dispatchers.values():
             d.calls = 0
 
-    wrapper.register_forward_pre_hook(reset_calls)
+    net.register_forward_pre_hook(reset_calls)
+    wrapper = nn.Sequential(net, nn.Softmax(dim=1))
     wrapper.training = net.training
     return wrapper
 

@@ -424,6 +424,43 @@ def test_deeplift_matches_captum_per_sample(reuse_relu):
         assert model.relu.inplace and isinstance(model.relu, nn.ReLU)
 
 
+class ReLU6Net(nn.Module):
+    """Linear - ReLU6 - Linear - ReLU6 - Linear with ONE in-place ReLU6 module called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(3)
+        self.l1, self.l2, self.l3 = nn.Linear(3 * SIZE * SIZE, 16), nn.Linear(16, 16), nn.Linear(16, NUM_CLASSES)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * (0.3 if p.shape[-1] > 16 else 3.0))
+        self.act = nn.ReLU6(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.l3(self.act(self.l2(self.act(self.l1(x.flatten(1))))))
+
+
+def test_deeplift_preparation_handles_relu6_and_reused_modules_exactly():
+    from captum.attr import DeepLift
+
+    from local_attribution.deeplift import prepare_for_deeplift
+
+    model, x = ReLU6Net().double().eval(), toy_images(2)
+    hidden = model.l1(x.flatten(1))
+    assert (hidden > 6).any() and (hidden < 0).any()  # both kinks of ReLU6 are crossed
+    net = prepare_for_deeplift(model, x[:1])[0]
+    torch.testing.assert_close(net(x), model(x))
+    # With a rescale rule at every non-linearity DeepLIFT sums exactly to f(x) - f(0) on the logits.
+    _, delta = DeepLift(net).attribute(x, baselines=torch.zeros_like(x), target=2, return_convergence_delta=True)
+    assert float(delta.abs().max()) < 1e-9
+    _, raw_delta = DeepLift(ReLU6Net().double().eval()).attribute(
+        x, baselines=torch.zeros_like(x), target=2, return_convergence_delta=True
+    )
+    assert float(raw_delta.abs().max()) > 1e-3  # Captum alone has no ReLU6 rule
+    out = get_method("deeplift").attribute(model, x, 2)
+    assert torch.isfinite(out).all() and model.act.inplace
+
+
 def test_deeplift_differs_from_plain_gradient_times_input():
     model, x = toy_model(), toy_images(2)
     dl = get_method("deeplift").attribute(model, x)
