@@ -24,9 +24,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, num_classes_of, progress_bar
+from .base import AttributionMethod, Model, RunOptions, progress_bar
 from .gradients import chunk_slices, multi_class_score_gradients
-from .la import avoid_collisions, draw_target_classes
+from .la import avoid_collisions, draw_target_classes, sampling_range
 from .registry import register
 
 
@@ -61,10 +61,7 @@ class AGI(AttributionMethod):
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None
-        n_out = num_classes_of(model, x)
-        n_cls = n_out if self.num_classes is None else self.num_classes
-        if n_cls > n_out:
-            raise ValueError(f"num_classes={n_cls} exceeds the model's {n_out} outputs")
+        n_cls = sampling_range(model, x, self.num_classes)
         classes = draw_target_classes(opts.generator, n_cls, self.topk)
         n_paths = classes.numel()
         b = x.shape[0]

@@ -15,8 +15,8 @@ zero-padded at a random offset to int(H * di_resize_rate) and resized back to H 
 
 Differences from the original code: CE of a single softmax (the original applied CE to softmax
 outputs, a double softmax, spec §6.9); DI randomness is drawn per image instead of once per batch
-call; no ``.cuda()`` (kernels and noise live on the inputs' device, noise is drawn on the CPU from
-per-sample generators); the final discarded gradient of the original is not computed.
+call; runs on any device (the original hard-coded CUDA, spec §6.12: here the kernel lives on the
+inputs' device and the noise is drawn on the CPU from per-sample generators); the final discarded gradient of the original is not computed.
 """
 
 from __future__ import annotations

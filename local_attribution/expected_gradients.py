@@ -51,7 +51,7 @@ class ExpectedGradients(AttributionMethod):
     default_batch_size: ClassVar[int] = 4
 
     n_samples: int = 1
-    background: Tensor | None = field(default=None, repr=False)
+    background: Tensor | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:

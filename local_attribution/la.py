@@ -57,6 +57,14 @@ def draw_target_classes(generator: torch.Generator, num_classes: int, n: int) ->
     return perm[: min(n, num_classes)].cpu()
 
 
+def sampling_range(model: Model, x: Tensor, num_classes: int | None) -> int:
+    """Number of classes targets are drawn from: ``num_classes``, or the model's number of outputs."""
+    n_out = num_classes_of(model, x)
+    if num_classes is not None and num_classes > n_out:
+        raise ValueError(f"num_classes={num_classes} exceeds the model's {n_out} outputs")
+    return n_out if num_classes is None else num_classes
+
+
 def avoid_collisions(classes: Tensor, y: Tensor, num_classes: int) -> Tensor:
     """Targets ``t[i, w] = classes[w]``, or ``classes[w] +- 1`` when it equals ``y[i]`` (spec §2.4).
 
@@ -130,10 +138,7 @@ class LocalAttribution(AttributionMethod):
 
     def _parts(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> LAParts:
         assert opts.generator is not None
-        n_out = num_classes_of(model, x)
-        n_cls = n_out if self.num_classes is None else self.num_classes
-        if n_cls > n_out:
-            raise ValueError(f"num_classes={n_cls} exceeds the model's {n_out} outputs")
+        n_cls = sampling_range(model, x, self.num_classes)
         classes = draw_target_classes(opts.generator, n_cls, self.sampling_times - 1)
         n_paths = classes.numel() + 1  # the last path of every sample is the untargeted one
 
