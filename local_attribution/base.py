@@ -26,7 +26,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,8 @@ Model = Callable[[Tensor], Tensor]
 """A logits model: ``(B, 3, H, W)`` images in [0, 1] -> ``(B, C)`` logits."""
 
 TargetLike = Tensor | int | Sequence[int] | None
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,14 +104,27 @@ class AttributionMethod(ABC):
             per input element (no absolute value, no channel reduction, no normalisation unless
             the method itself defines one, e.g. Saliency's absolute value).
         """
-        with gradients_enabled():
-            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
-            out = self._attribute(model, x, y, opts)
+        out = self._run(self._attribute, model, inputs, target, internal_batch_size, generator, progress)
         return out.detach().to(torch.float32)
 
     @abstractmethod
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
         """Compute the maps; ``x`` is detached, ``target`` is a ``(B,)`` long tensor on x's device."""
+
+    def _run(
+        self,
+        compute: Callable[[Model, Tensor, Tensor, RunOptions], T],
+        model: Model,
+        inputs: Tensor,
+        target: TargetLike,
+        internal_batch_size: int | None,
+        generator: torch.Generator | None,
+        progress: bool,
+    ) -> T:
+        """Validate the arguments, then ``compute(model, x, y, opts)`` with autograd enabled."""
+        with gradients_enabled():
+            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
+            return compute(model, x, y, opts)
 
     def _prepare(
         self,

@@ -16,6 +16,7 @@ sample is explained for its own target.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -27,7 +28,6 @@ from .base import (
     Model,
     RunOptions,
     TargetLike,
-    gradients_enabled,
     sample_generators,
 )
 from .gradients import path_integral
@@ -69,10 +69,9 @@ class ExpectedGradients(AttributionMethod):
         background: Tensor | None = None,
     ) -> Tensor:
         """See :meth:`AttributionMethod.attribute`; ``background`` overrides the field of that name."""
-        with gradients_enabled():
-            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
-            bg = self.background if background is None else background
-            out = self._expected_gradients(model, x, y, opts, bg)
+        bg = self.background if background is None else background
+        compute = functools.partial(self._expected_gradients, background=bg)
+        out = self._run(compute, model, inputs, target, internal_batch_size, generator, progress)
         return out.detach().to(torch.float32)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:

@@ -34,7 +34,6 @@ from .base import (
     Model,
     RunOptions,
     TargetLike,
-    gradients_enabled,
     num_classes_of,
     progress_bar,
 )
@@ -127,9 +126,7 @@ class LocalAttribution(AttributionMethod):
         progress: bool = False,
     ) -> LAParts:
         """Like :meth:`attribute` but returns the targeted and untargeted terms separately (float32)."""
-        with gradients_enabled():
-            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
-            parts = self._parts(model, x, y, opts)
+        parts = self._run(self._parts, model, inputs, target, internal_batch_size, generator, progress)
         return LAParts(*(p.detach().to(torch.float32) for p in parts))
 
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:

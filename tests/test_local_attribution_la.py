@@ -9,14 +9,13 @@ import torch
 from local_attribution import LocalAttribution, get_method
 from local_attribution.la import avoid_collisions
 
-from .test_local_attribution_methods import NUM_CLASSES, single_thread, toy_images, toy_model  # noqa: F401
-
-
-def _grad_prob(model, x: torch.Tensor, cls: int) -> torch.Tensor:
-    x = x.clone().requires_grad_(True)
-    p = model(x).softmax(dim=1)[0, cls]
-    (g,) = torch.autograd.grad(p, x)
-    return g
+from .test_local_attribution_methods import (  # noqa: F401  (single_thread: autouse fixture)
+    NUM_CLASSES,
+    grad_prob,
+    single_thread,
+    toy_images,
+    toy_model,
+)
 
 
 def slow_la(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
@@ -32,14 +31,14 @@ def slow_la(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
             t = c if c != yi else (c + 1 if c < n_cls - 1 else c - 1)
             xk, a_c = xi.clone(), torch.zeros_like(xi)
             for _ in range(max_iter):
-                g_t, g_y = _grad_prob(model, xk, t), _grad_prob(model, xk, yi)
+                g_t, g_y = grad_prob(model, xk, t), grad_prob(model, xk, yi)
                 x_next = torch.clamp(xi + eps * torch.sign(g_t), 0, 1)
                 a_c += -g_y * (x_next - xi)
                 xk = x_next
             a = a + a_c
         xk, a_u = xi.clone(), torch.zeros_like(xi)
         for _ in range(max_iter):
-            g_y = _grad_prob(model, xk, yi)
+            g_y = grad_prob(model, xk, yi)
             x_next = torch.clamp(xi - eps * torch.sign(g_y), 0, 1)
             a_u += -g_y * (x_next - xi)
             xk = x_next

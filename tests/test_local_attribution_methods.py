@@ -89,6 +89,14 @@ def toy_images(n: int = 4, dtype: torch.dtype = torch.float64, seed: int = 1) ->
     return (0.6 * cast + 0.4 * torch.rand((n, 3, SIZE, SIZE), generator=gen)).to(dtype)
 
 
+def grad_prob(model, x: torch.Tensor, cls: int) -> torch.Tensor:
+    """Gradient of softmax(model(x))[0, cls] for one image ``(1, 3, H, W)``, the plain way."""
+    x = x.clone().requires_grad_(True)
+    p = model(x).softmax(dim=1)[0, cls]
+    (g,) = torch.autograd.grad(p, x)
+    return g
+
+
 def with_softmax(model: nn.Module) -> nn.Module:
     return nn.Sequential(model, nn.Softmax(dim=1)).eval()
 

@@ -11,14 +11,13 @@ import torch
 
 from local_attribution import get_method
 
-from .test_local_attribution_methods import NUM_CLASSES, single_thread, toy_images, toy_model  # noqa: F401
-
-
-def _grad_prob(model, x: torch.Tensor, cls: int) -> torch.Tensor:
-    x = x.clone().requires_grad_(True)
-    p = model(x).softmax(dim=1)[0, cls]
-    (g,) = torch.autograd.grad(p, x)
-    return g
+from .test_local_attribution_methods import (  # noqa: F401  (single_thread: autouse fixture)
+    NUM_CLASSES,
+    grad_prob,
+    single_thread,
+    toy_images,
+    toy_model,
+)
 
 
 def slow_agi(model, x, y, *, epsilon, max_iter, topk, seed):
@@ -34,7 +33,7 @@ def slow_agi(model, x, y, *, epsilon, max_iter, topk, seed):
             for k in range(max_iter):
                 if k > 0 and int(model(xk).argmax(1)) == t:
                     break  # attack reached its target
-                g_t, g_y = _grad_prob(model, xk, t), _grad_prob(model, xk, yi)
+                g_t, g_y = grad_prob(model, xk, t), grad_prob(model, xk, yi)
                 x_next = torch.clamp(xi + epsilon * torch.sign(g_t), 0, 1)
                 a_c += -g_y * (x_next - xi)
                 xk = x_next
@@ -51,7 +50,7 @@ def slow_mfaba(model, x, y, *, epsilon, step_size, n_steps):
         for k in range(n_steps):
             if k > 0 and int(model(xk).argmax(1)) != yi:
                 break  # the prediction left y
-            g = _grad_prob(model, xk, yi)
+            g = grad_prob(model, xk, yi)
             x_next = torch.clamp(xi + torch.clamp(xk - step_size * torch.sign(g) - xi, -epsilon, epsilon), 0, 1)
             a += -(x_next - xk) * g
             xk = x_next
@@ -67,7 +66,7 @@ def slow_guided_ig(model, x, y, *, steps, fraction, max_dist):
         base = np.zeros_like(x_in)
 
         def grad(z, i=i):
-            return _grad_prob(model, torch.from_numpy(z)[None].to(x.dtype), int(y[i]))[0].numpy().astype(np.float64)
+            return grad_prob(model, torch.from_numpy(z)[None].to(x.dtype), int(y[i]))[0].numpy().astype(np.float64)
 
         cur = base.copy()
         attr = np.zeros_like(x_in)
@@ -129,7 +128,7 @@ def test_agi_paths_stop_when_the_target_class_is_reached():
     for i in range(2):
         for c in range(n_cls):
             t = c if c != int(y[i]) else (c + 1 if c < n_cls - 1 else c - 1)
-            xk = torch.clamp(x[i : i + 1] + 0.3 * torch.sign(_grad_prob(model, x[i : i + 1], t)), 0, 1)
+            xk = torch.clamp(x[i : i + 1] + 0.3 * torch.sign(grad_prob(model, x[i : i + 1], t)), 0, 1)
             stopped += int(model(xk).argmax(1)) == t
     assert stopped > 0, "the early-stop branch must be exercised"
 
