@@ -101,6 +101,12 @@ def test_output_names_follow_the_original():
         "attributions/vgg16_fast_ig_attributions.npy"
 
 
+def test_default_batch_sizes_are_the_originals():
+    sizes = {m: (ga.default_batch_size(local_attribution.get_method(m), "resnet50"),
+                 ga.default_batch_size(local_attribution.get_method(m), "maxvit_t")) for m in ("la", "ig", "eg", "big")}
+    assert sizes == {"la": (64, 32), "ig": (4, 2), "eg": (4, 4), "big": (1, 1)}
+
+
 def test_help_documents_every_flag():
     text = ga.build_parser().format_help()
     for flag in ("--model", "--attr_method", "--spatial_range", "--max_iter", "--sampling_times", "--prefix",
