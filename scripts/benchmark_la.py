@@ -16,8 +16,9 @@ Columns:
 * images/s and seconds: wall-clock time of the attribution only (not the evaluation, not the model load).
 * forwards/img, backwards/img: images sent through the network forward, and images whose logits were
   back-propagated (one per backward sweep; a sweep through 8 images counts 8), per explained image.
-* peak RSS (MB): the process's peak resident set size while the method ran (Linux: ``VmHWM`` after resetting
-  it through ``/proc/self/clear_refs``; it includes the model and the data, about the "before" value). Where
+* peak RSS (MB): the process's peak resident set size while the method ran (Linux: ``VmHWM`` after returning
+  freed heap to the OS with ``malloc_trim`` and resetting the mark through ``/proc/self/clear_refs``); it
+  includes the model and the data, i.e. the "RSS before" value. Where
   that reset is not possible, ``ru_maxrss`` (never decreases, so only the largest method is exact). On CUDA:
   ``torch.cuda.max_memory_allocated``.
 * insertion (higher is better), deletion (lower is better): mean AUC over the photos.
@@ -112,9 +113,21 @@ class PeakMemory:
             return False
         return self._vm("VmHWM") is not None
 
+    @staticmethod
+    def _release_free_heap() -> None:
+        """Give freed heap pages back to the OS (glibc ``malloc_trim``), so the RSS left over by the previous
+        method does not count as this method's peak."""
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
     def start(self) -> float:
         """Reset the peak; returns the current memory (MB)."""
         gc.collect()
+        self._release_free_heap()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             return torch.cuda.memory_allocated(self.device) / 2**20
