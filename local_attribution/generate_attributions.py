@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +168,6 @@ def compute_attributions(
     meta: dict[str, Any] | None = None,
     progress: bool = True,
     extra_kwargs: dict[str, Any] | None = None,
-    on_batch: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
 
@@ -184,7 +182,6 @@ def compute_attributions(
         seed: base seed of the per-batch generators of stochastic methods.
         meta: settings stored in the partial folder; a partial folder with other settings is refused.
         extra_kwargs: more keyword arguments for ``attribute`` (e.g. Expected Gradients' ``background``).
-        on_batch: called with ``(begin, end)`` after each computed batch is saved.
 
     Raises:
         ToolkitError: the partial folder belongs to a run with other settings.
@@ -230,8 +227,6 @@ def compute_attributions(
         chunks.append((begin, end, path))
         if bar is not None:
             bar.update(end - begin)
-        if on_batch is not None:
-            on_batch(begin, end)
     if bar is not None:
         bar.close()
     assemble(sorted(chunks), output, (n, *image_shape))
