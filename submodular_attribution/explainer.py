@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.errors import ToolkitError
 from models.base import BlackBox
 from submodular_attribution.masking import make_fill
 from submodular_attribution.objective import Lambdas, SubmodularObjective
@@ -160,8 +161,6 @@ class SubmodularExplainer:
         predicted = int(probs.argmax())
         target = predicted if target is None else int(target)
         if not 0 <= target < probs.shape[0]:
-            from common.errors import ToolkitError
-
             raise ToolkitError(f"target class {target} is outside the model's {probs.shape[0]} classes")
         objective = SubmodularObjective(
             self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill)
