@@ -87,3 +87,21 @@ def test_forward_count_equals_the_spec_formula(toy_blackbox, grid, effectiveness
     # curves are aligned with ranked prefixes and the last prefix is the whole image
     assert len(explanation.curves["consistency"]) == m
     assert explanation.curves["consistency"][-1] == pytest.approx(explanation.org_score, abs=1e-6)
+
+
+def test_target_outside_the_classes_is_a_one_line_error(toy_blackbox):
+    from common.errors import ToolkitError
+
+    explainer = SubmodularExplainer(toy_blackbox, "grid", {"grid_size": 2})
+    with pytest.raises(ToolkitError, match="target class 99"):
+        explainer.explain(np.zeros((16, 16, 3), np.uint8), target=99)
+
+
+def test_fill_changes_what_removed_pixels_become(toy_blackbox):
+    image = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    black = SubmodularExplainer(toy_blackbox, "grid", {"grid_size": 2}, fill="black").explain(image, 1)
+    mean = SubmodularExplainer(toy_blackbox, "grid", {"grid_size": 2}, fill="mean").explain(image, 1)
+    # with the mean-colour fill the empty image is the mean colour, which this channel-mean model scores as
+    # the full image: the baseline score equals the original score
+    assert mean.baseline_score == pytest.approx(mean.org_score, abs=1e-5)
+    assert black.baseline_score != pytest.approx(black.org_score, abs=1e-3)
