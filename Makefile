@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 lock: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | sed '1i # Exact versions resolved on Python 3.11 / x86_64 (torch 2.14.1 + torchvision 0.29.1). Regenerate with `make lock`.' > requirements.lock.new && mv requirements.lock.new requirements.lock
+	$(PY) -m pip freeze --all --exclude-editable | grep -v "^pip==" | sed '1i # Exact versions resolved on Python 3.11 / x86_64 (torch 2.14.1 + torchvision 0.29.1). Regenerate with `make lock`.' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean-demo:
 	rm -rf demo_results

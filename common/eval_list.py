@@ -70,8 +70,9 @@ def parse_eval_list(list_path: str | Path, dataset_root: str | Path = ".") -> li
     list_path = Path(list_path)
     if not list_path.is_file():
         raise ToolkitError(f"--eval-list {list_path}: file not found (use a text file of 'path label' lines, or 'demo')")
-    root = Path(dataset_root)
+    root = Path(dataset_root).absolute()
     samples = []
+    first_line: dict[tuple[int | None, str], int] = {}
     text = list_path.read_text(encoding="utf-8-sig")
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -88,9 +89,19 @@ def parse_eval_list(list_path: str | Path, dataset_root: str | Path = ".") -> li
                 label = None
         if label is not None and label < 0:
             raise ToolkitError(f"{list_path}:{number}: negative class id {label} in {raw!r}; labels are class indices >= 0")
-        if PurePosixPath(path).suffix == "":
+        pure = PurePosixPath(path)
+        if pure.suffix == "":
             raise ToolkitError(f"{list_path}:{number}: {path!r} has no file extension; expected 'relative/path.ext label'")
-        samples.append(Sample(path, label, str(root / path)))
+        if ".." in pure.parts:
+            raise ToolkitError(f"{list_path}:{number}: {path!r} contains '..'; give paths inside --Datasets")
+        # absolute paths are allowed; their results are named after the path without its root
+        name = str(pure.relative_to(pure.anchor)) if pure.is_absolute() else path
+        key = (label, str(PurePosixPath(name).with_suffix("")))
+        if key in first_line:
+            raise ToolkitError(f"{list_path}:{number}: {path!r} has the same result name as line {first_line[key]} "
+                               "(same folder, label and name without extension); rename one of them")
+        first_line[key] = number
+        samples.append(Sample(name, label, str(root / path)))
     return samples
 
 

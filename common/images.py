@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import ToolkitError
 
@@ -28,7 +28,9 @@ def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if np.issubdtype(arr.dtype, np.integer):
-        top = 255 if arr.max(initial=0) <= 255 else np.iinfo(arr.dtype).max
+        peak = int(arr.max(initial=0))
+        # 8-bit data in a wide type stays as is; 16-bit data (also inside 32-bit "I" images) scales by 65535.
+        top = 255 if peak <= 255 else 65535 if peak <= 65535 else np.iinfo(arr.dtype).max
         return np.clip(arr.astype(np.float64) * (255.0 / top), 0, 255).round().astype(np.uint8)
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
@@ -48,6 +50,7 @@ def load_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)  # as cv2.imread: camera rotation applied
             if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
                 return to_rgb_uint8(np.asarray(img))
             if img.mode == "P" and "transparency" in img.info:

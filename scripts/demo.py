@@ -13,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+from common.errors import exit_on_toolkit_error
+from common.results import write_json_atomic
 from evals.eval_AUC_faithfulness import evaluate_explanation_dir, format_table
 from submodular_attribution.cli import main as smdl_main
 from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
@@ -35,9 +37,7 @@ def main(argv: list[str] | None = None) -> Path:
         "--eval-list", "demo", "--region-size", str(args.region_size), "--end", str(args.limit),
         "--save-dir", args.save_dir, "--device", args.device, "--batch-size", str(args.batch_size),
     ])
-    summary = evaluate_explanation_dir(run_dir)
-    from common.results import write_json_atomic
-
+    summary = exit_on_toolkit_error(evaluate_explanation_dir)(run_dir)
     write_json_atomic(run_dir / "auc_summary.json", summary)
     figures = draw_results_folder(run_dir)
     elapsed = time.perf_counter() - start
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"results:  {run_dir}/json, {run_dir}/npy   (summary: {run_dir / 'auc_summary.json'})")
     print(f"figures:  {len(figures)} under {run_dir / 'figures'}")
     print(f"time:     {elapsed:.0f} s for {report.done} new explanations ({report.skipped} reused)")
+    if report.failed:
+        print(f"{report.failed} photos failed: see {run_dir / 'errors.jsonl'}")
+        raise SystemExit(1)
     return run_dir
 
 

@@ -8,7 +8,6 @@ is skipped (resume); a sample that fails is logged to ``errors.jsonl`` and the r
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,12 @@ def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Non
     path = Path(known.config)
     if not path.is_file():
         raise ToolkitError(f"--config {path}: file not found")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ToolkitError(f"--config {path}: invalid YAML{where}") from None
     if not isinstance(values, dict):
         raise ToolkitError(f"--config {path}: expected a mapping of flag names to values")
     dests = {action.dest for action in parser._actions}
@@ -149,6 +153,18 @@ def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, 
     write_json_atomic(json_path, explanation.to_json(image_ref, class_names))
 
 
+def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check values argparse does not check when they come from ``--config``: choices and positive sizes."""
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if action.choices is not None and value is not None and value not in action.choices:
+            flag = action.option_strings[-1] if action.option_strings else action.dest
+            raise ToolkitError(f"{flag} {value}: choose one of {', '.join(map(str, action.choices))}")
+    for flag in ("region_size", "grid_size", "batch_size"):
+        if getattr(args, flag) < 1:
+            raise ToolkitError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be >= 1")
+
+
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     """Explain every selected sample of the eval list; returns the run folder and what happened."""
     samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
@@ -167,11 +183,12 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         selector_options={"progress": not args.no_progress},
         fill=args.fill,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(vars(args), indent=4, default=str))
+    settings = {k: v for k, v in vars(args).items() if k not in ("begin", "end", "no_progress", "config")}
+    write_json_atomic(run_dir / "config.json", settings)
 
     def process(sample: Sample) -> None:
         explanation = explainer.explain(sample.load(), sample.label)
+        explanation.extra["division_params"] = explainer.division_params
         json_path, npy_path = result_paths(run_dir, sample, sample.label)
         save_explanation(explanation, json_path, npy_path, sample.ref, blackbox.class_names, args.save_region_images)
 
@@ -192,5 +209,12 @@ def main(preset: Preset, argv: list[str] | None = None) -> tuple[Path, BatchRepo
     parser = build_parser(preset)
     exit_on_toolkit_error(apply_config)(parser, argv)
     args = parser.parse_args(argv)
+    exit_on_toolkit_error(validate_args)(parser, args)
     return exit_on_toolkit_error(run)(args)
+
+
+def cli_entry(preset: Preset) -> None:
+    """``if __name__ == "__main__"`` body of an entry module: exit status 1 when any sample failed."""
+    _, report = main(preset)
+    raise SystemExit(1 if report.failed else 0)
 

@@ -6,7 +6,7 @@ softmax classifier as the black box; EfficientNet-Lite0 by default, offline).
 
 from __future__ import annotations
 
-from submodular_attribution.cli import Preset, main
+from submodular_attribution.cli import Preset, cli_entry
 
 PRESET = Preset(
     prog="submodular_attribution.smdl_explanation_imagenet_superpixel",
@@ -22,4 +22,4 @@ PRESET = Preset(
 )
 
 if __name__ == "__main__":
-    main(PRESET)
+    cli_entry(PRESET)

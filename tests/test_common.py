@@ -29,6 +29,42 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
     assert abs(int(load_image(tmp_path / "a.png")[0, 0, 0]) - 128) <= 1
 
 
+def test_32bit_integer_image_holding_16bit_data(tmp_path):
+    Image.fromarray(np.full((3, 3), 65535, np.int32), mode="I").save(tmp_path / "a.tiff")
+    assert load_image(tmp_path / "a.tiff")[0, 0].tolist() == [255, 255, 255]
+
+
+def test_grayscale_and_palette_keep_their_values(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    out = load_image(tmp_path / "g.png")
+    assert (out == gray[..., None]).all()
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    assert (load_image(tmp_path / "c.png") == rgb).all()
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    img = Image.fromarray(np.zeros((2, 6, 3), np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    img.save(tmp_path / "r.jpg", exif=exif)
+    assert load_image(tmp_path / "r.jpg").shape == (6, 2, 3)
+
+
+def test_unsafe_or_colliding_names_are_rejected(tmp_path):
+    lst = tmp_path / "l.txt"
+    lst.write_text("../outside.png 1\n")
+    with pytest.raises(ToolkitError, match=r"l.txt:1.*'\.\.'"):
+        parse_eval_list(lst)
+    lst.write_text("a/x.jpg 1\na/x.png 1\n")
+    with pytest.raises(ToolkitError, match=r"l.txt:2.*line 1"):
+        parse_eval_list(lst)
+    lst.write_text("/abs/dir/y.png 3\n")
+    sample = parse_eval_list(lst, tmp_path)[0]
+    assert sample.name == "abs/dir/y.png" and sample.ref == "/abs/dir/y.png"
+
+
 def test_bad_image_error_names_the_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")

@@ -82,6 +82,20 @@ def test_curves_layout():
 def test_highest_confidence_respects_the_budget():
     assert highest_confidence([0.1, 0.7, 0.4, 0.9], [0.2, 0.4, 0.6, 1.0], 0.5) == (0.7, 0.4)
     assert highest_confidence([0.1, 0.7, 0.4, 0.9], [0.2, 0.4, 0.6, 1.0], 1.0) == (0.9, 1.0)
+    assert highest_confidence([0.1, 0.7], [0.3, 1.0], 0.25) is None
+
+
+def test_highest_confidence_entry_over_a_folder(tmp_path):
+    from evals.eval_highest_confidence import evaluate_highest_confidence
+
+    rank_map = np.repeat(np.arange(4), 16).reshape(8, 8).astype(np.int16)
+    write_result(tmp_path, "a", rank_map, cons=[0.2, 0.6, 0.4, 0.5], colla=[0.5] * 4)
+    write_result(tmp_path, "b", rank_map, cons=[0.4, 0.1, 0.9, 0.3], colla=[0.5] * 4)
+    rows = {r["budget"]: r for r in evaluate_highest_confidence(tmp_path, [0.25, 0.5, 1.0])["budgets"]}
+    assert rows[0.25]["highest_confidence_mean"] == pytest.approx(0.3)
+    assert rows[0.5]["highest_confidence_mean"] == pytest.approx(0.5)
+    assert rows[1.0]["highest_confidence_mean"] == pytest.approx(0.75)
+    assert rows[1.0]["area_mean"] == pytest.approx((0.5 + 0.75) / 2)
 
 
 def test_mismatched_npy_is_reported(tmp_path):

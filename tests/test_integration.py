@@ -39,3 +39,14 @@ def test_end_to_end_grid_4x4_on_coffee(tmp_path):
     assert image["insertion"] > 0.5 and image["deletion"] < 0.3
     figures = draw_results_folder(run_dir)
     assert len(figures) == 1 and figures[0].stat().st_size > 10_000
+
+
+def test_ranking_does_not_depend_on_the_batch_size(coffee):
+    from models import load_model
+    from submodular_attribution import SubmodularExplainer
+
+    rankings = []
+    for batch_size in (1, 7):
+        explainer = SubmodularExplainer(load_model(batch_size=batch_size), "grid", {"grid_size": 3})
+        rankings.append(explainer.explain(coffee, 967).ranking)
+    assert rankings[0] == rankings[1]

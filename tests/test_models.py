@@ -41,7 +41,8 @@ def test_torchvision_model_from_a_weights_file(tmp_path):
     torch.testing.assert_close(bb.classifier.head.weight, net.fc.weight)
 
 
-def test_missing_weights_errors_name_the_flag(tmp_path):
+def test_missing_weights_errors_name_the_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))  # no cached download can satisfy the request
     with pytest.raises(ToolkitError, match="--weights"):
         load_model("resnet50", weights=tmp_path / "absent.pth")
     with pytest.raises(ToolkitError, match="--weights"):
@@ -64,6 +65,8 @@ def test_mismatched_weights_error(tmp_path):
 def test_unknown_model_and_device():
     with pytest.raises(ToolkitError, match="--model"):
         load_model("alexnet9000")
+    with pytest.raises(ToolkitError, match="--device gpu"):
+        BlackBox(toy_classifier(), device="gpu")
     if not torch.cuda.is_available():
         with pytest.raises(ToolkitError, match="--device"):
             BlackBox(toy_classifier(), device="cuda")
@@ -77,3 +80,10 @@ def test_random_init_architectures_split_features_and_head(name):
     with torch.no_grad():
         logits, feats = clf.forward_with_features(torch.rand(1, 3, 224, 224))
     assert logits.shape == (1, 1000) and feats.ndim == 2
+
+
+def test_junk_lite0_weights_is_a_one_line_error(tmp_path):
+    junk = tmp_path / "junk.pth"
+    torch.save({"not": torch.zeros(1)}, junk)
+    with pytest.raises(ToolkitError, match="junk.pth"):
+        load_model("efficientnet_lite0", weights=junk)

@@ -25,6 +25,13 @@ class GreedySelector(Selector):
     def __init__(self, progress: bool = False) -> None:
         self.progress = progress
 
+    @staticmethod
+    def best_index(totals: torch.Tensor) -> int:
+        """Index of the largest total; values within 1e-6 of the maximum tie and go to the lowest index, so
+        float noise between batch sizes (~1e-7 on CPU) does not flip the ranking."""
+        totals = totals.detach().double().cpu()
+        return int(torch.nonzero(totals >= totals.max() - 1e-6)[0])
+
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
         chosen = torch.zeros(m, dtype=torch.bool)
@@ -40,7 +47,7 @@ class GreedySelector(Selector):
             subsets = chosen.repeat(len(candidates), 1)
             subsets[torch.arange(len(candidates)), candidates] = True
             scores = objective.score(subsets)
-            best = int(torch.argmax(scores.total.cpu()))  # first maximum = lowest region id on ties
+            best = self.best_index(scores.total)
             region = int(candidates[best])
             chosen[region] = True
             ranking.append(region)
