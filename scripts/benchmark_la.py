@@ -51,6 +51,7 @@ from local_attribution.generate_attributions import (
     ORIGINAL_SEED,
     attribution_path,
     compute_attributions,
+    method_batch_kwargs,
     method_hparams,
     partial_dir,
     resolve_targets,
@@ -221,12 +222,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         batch = args.batch_size or int(method.default_batch_size)
         output = attribution_path(attr_dir, args.model, name, args.spatial_range, args.max_iter, args.sampling_times)
         shutil.rmtree(partial_dir(output), ignore_errors=True)  # never time a resumed run
-        extra = {"background": data.images.to(device)} if name == "eg" else {}
         model.reset()
         before = memory.start()
         start = time.perf_counter()
         compute_attributions(method, model, data, targets, output, batch_size=batch, seed=args.seed, device=device,
-                             meta={"benchmark": name}, progress=False, extra_kwargs=extra)
+                             meta={"benchmark": name}, progress=False,
+                             batch_kwargs=method_batch_kwargs(method, data, device))
         seconds = time.perf_counter() - start
         peak = memory.peak()
         forwards, backwards = model.forward_images, model.backward_images

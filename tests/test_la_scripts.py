@@ -139,6 +139,15 @@ def test_la_file_name_and_shape_with_toy_model(toy_data, toy_model, tmp_path):
     assert maps.shape == (5, 3, 16, 16) and np.isfinite(maps).all() and np.abs(maps).max() > 0
 
 
+def test_expected_gradients_never_uses_the_explained_image_as_reference(toy_data, toy_model, tmp_path):
+    images = torch.arange(5.0).view(5, 1, 1, 1).expand(5, 3, 2, 2)
+    assert ga.outside_batch(images, 1, 3)[:, 0, 0, 0].tolist() == [0.0, 3.0, 4.0]
+    assert ga.outside_batch(images, 0, 5) is None
+    out = ga.main(["--attr_method", "eg", "--prefix", str(tmp_path / "a"), "--data", str(toy_data), "--no-progress"])
+    maps = np.load(out)
+    assert (np.abs(maps).reshape(5, -1).max(axis=1) > 0).all()  # a self-reference would give an all-zero map
+
+
 class _Interrupting:
     """Wraps a real method; raises KeyboardInterrupt on call number ``stop_at`` (1-based), counts calls."""
 
