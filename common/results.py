@@ -24,7 +24,11 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
+    """Call ``write(handle)`` on a temp file beside ``path`` (opened with ``mode``), then rename it to ``path``.
+
+    A killed process never leaves a half-written ``path``; the file gets the usual umask permissions.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -39,12 +43,12 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented JSON through a temp file + rename (a killed run never leaves half a file)."""
-    _atomic_write(Path(path), lambda h: json.dump(data, h, indent=4), "w")
+    atomic_write(Path(path), lambda h: json.dump(data, h, indent=4), "w")
 
 
 def write_npy_atomic(path: str | Path, array: np.ndarray) -> None:
     """Write ``array`` as .npy through a temp file + rename."""
-    _atomic_write(Path(path), lambda h: np.save(h, array), "wb")
+    atomic_write(Path(path), lambda h: np.save(h, array), "wb")
 
 
 def to_jsonable(value: Any) -> Any:

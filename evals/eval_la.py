@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import ToolkitError, exit_on_toolkit_error
-from common.results import _atomic_write
+from common.results import atomic_write
 from evals.la_insertion_deletion import insertion_deletion
 from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
 from local_attribution.generate_pt import load_packed
@@ -110,7 +110,7 @@ def save_scores(path: str | Path, result: dict[str, Any]) -> None:
         "del_curves": result["deletion_curves"],
         "targets": result["targets"],
     }
-    _atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), "wb")
+    atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), "wb")
 
 
 def load_scores(path: str | Path) -> tuple[float, float]:

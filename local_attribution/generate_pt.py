@@ -32,7 +32,7 @@ import torch
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.images import load_image, resize_image
-from common.results import _atomic_write, write_json_atomic
+from common.results import atomic_write, write_json_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 IMG_FILE = "img_batch.pt"
@@ -137,7 +137,7 @@ def pack_samples(samples: Sequence[Sample], size: int = 224, source: str = "") -
 
 def write_torch_atomic(path: str | Path, obj: object) -> None:
     """``torch.save`` through a temp file + rename."""
-    _atomic_write(Path(path), lambda handle: torch.save(obj, handle), "wb")
+    atomic_write(Path(path), lambda handle: torch.save(obj, handle), "wb")
 
 
 def save_packed(batch: PackedBatch, out_dir: str | Path) -> dict[str, Path]:
