@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gc
 import os
 import platform
-import re
-import resource
 import shutil
 import time
 from pathlib import Path
@@ -58,6 +55,7 @@ from local_attribution.generate_attributions import (
 )
 from local_attribution.generate_pt import pack_samples
 from models import BlackBox, list_models, load_classifier
+from scripts.peak_memory import PeakMemory
 
 
 class _Tally:
@@ -107,62 +105,6 @@ class PassCounter(nn.Module):
         if out.requires_grad:
             out.register_hook(self._count_backward(int(out.shape[0])))
         return out
-
-
-class PeakMemory:
-    """Peak memory of a block: RSS high-water mark on Linux (reset per block), or CUDA's allocator peak."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.kind = "cuda max_memory_allocated" if device.type == "cuda" else (
-            "VmHWM (reset per method)" if self._can_reset() else "ru_maxrss (process-wide, never reset)")
-
-    @staticmethod
-    def _vm(field: str) -> float | None:
-        try:
-            text = Path("/proc/self/status").read_text()
-        except OSError:
-            return None
-        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
-        return int(match.group(1)) / 1024 if match else None
-
-    def _can_reset(self) -> bool:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            return False
-        return self._vm("VmHWM") is not None
-
-    @staticmethod
-    def _release_free_heap() -> None:
-        """Give freed heap pages back to the OS (glibc ``malloc_trim``), so the RSS left over by the previous
-        method does not count as this method's peak."""
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-
-    def start(self) -> float:
-        """Reset the peak; returns the current memory (MB)."""
-        gc.collect()
-        self._release_free_heap()
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return torch.cuda.memory_allocated(self.device) / 2**20
-        if self.kind.startswith("VmHWM"):
-            Path("/proc/self/clear_refs").write_text("5")
-            return self._vm("VmRSS") or float("nan")
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    def peak(self) -> float:
-        """Peak memory (MB) since :meth:`start`."""
-        if self.device.type == "cuda":
-            return torch.cuda.max_memory_allocated(self.device) / 2**20
-        if self.kind.startswith("VmHWM"):
-            return self._vm("VmHWM") or float("nan")
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 COLUMNS = ["method", "images", "batch", "images/s", "seconds", "forwards/img", "backwards/img", "peak RSS (MB)",

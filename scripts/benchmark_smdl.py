@@ -3,14 +3,13 @@
     python -m scripts.benchmark_smdl [--photos coffee chelsea] [--configs grid4 slico40 slico30] [--device cpu]
 
 Each configuration (division x selector) explains each photo with the real EfficientNet-Lite0 and prints one
-table row of means. Peak memory is the process's peak resident set size (``ru_maxrss``) after the run, or
-``torch.cuda.max_memory_allocated`` on CUDA. Results also go to ``benchmark_results/smdl_benchmark.md``.
+table row of means. Peak memory is the process's resident-set high-water mark while that configuration ran (reset
+per configuration, :class:`scripts.peak_memory.PeakMemory`), or CUDA's allocator peak. Results also go to ``benchmark_results/smdl_benchmark.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from common.demo_images import DEMO_PHOTOS, load_demo_photo
 from evals.smdl_curves import areas_from_rank_map, smdl_curves
 from models import load_model
+from scripts.peak_memory import PeakMemory
 from submodular_attribution import Lambdas, SubmodularExplainer
 
 CONFIGS: dict[str, tuple[str, dict]] = {
@@ -29,12 +29,6 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "slico30": ("slico", {"region_size": 30}),
     "seeds": ("seeds", {}),
 }
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -51,7 +45,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     blackbox = load_model("efficientnet_lite0", device=args.device, batch_size=args.batch_size)
     rows = []
+    memory = PeakMemory(blackbox.device)
     for config in args.configs:
+        memory.start()
         division, params = CONFIGS[config]
         explainer = SubmodularExplainer(blackbox, division, params, Lambdas(), selector=args.selector)
         stats = []
@@ -64,7 +60,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             stats.append((explanation.num_regions, explanation.forward_passes, seconds, curves.insertion_auc, curves.deletion_auc))
         regions, forwards, seconds, ins, dele = np.mean(stats, axis=0)
         rows.append({"config": config, "selector": args.selector, "regions": regions, "forwards": forwards,
-                     "seconds": seconds, "peak_mb": peak_memory_mb(blackbox.device), "insertion": ins, "deletion": dele})
+                     "seconds": seconds, "peak_mb": memory.peak(), "insertion": ins, "deletion": dele})
         print(f"done {config}", flush=True)
 
     header = "| config | selector | regions | forwards | seconds | peak memory (MB) | insertion AUC | deletion AUC |"
