@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -279,11 +280,16 @@ def load_zero_shot(arch: str, weights: str | Path | None = None, pretrained: boo
         weights_id = file_sha256(weights_path)
     else:
         model_name, weights_path, preprocess, weights_id = arch, None, {}, "random-init"
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)  # open_clip logs "initialized randomly" warnings: we load the weights next
     try:
         model = open_clip.create_model(model_name, pretrained=None, load_weights=False, pretrained_text=False,
                                        pretrained_image=False, device="cpu")
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         raise ToolkitError(f"--model clip:{arch}: open_clip cannot build it ({str(exc).splitlines()[0]})") from exc
+    finally:
+        root_logger.setLevel(level)
     if weights_path is not None:
         try:
             open_clip.load_checkpoint(model, str(weights_path))

@@ -46,6 +46,11 @@ class Preset:
     extra_defaults: dict[str, Any] = field(default_factory=dict)
 
 
+def shipped_config(relative: str) -> str:
+    """Absolute path of a file shipped in the project's ``configs/`` folder (class-name and template lists)."""
+    return str(Path(__file__).resolve().parents[1] / "configs" / relative)
+
+
 def build_parser(preset: Preset) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m {preset.prog}",
