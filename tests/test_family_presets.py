@@ -101,3 +101,22 @@ def test_preset_runs_end_to_end(name, tiny_clip, photo_list, small_sam, tmp_path
         assert run_dir.name.startswith("prior4x4-2-") and m == 8
     if name == "smdl_explanation_lung_quilt_superpixel":
         assert data["target_name"] == "benign lung tissue"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_yaml_matches_the_preset(name):
+    """configs/<family>.yaml holds valid flags and the same defaults as the preset module."""
+    from pathlib import Path
+
+    from submodular_attribution.cli import apply_config, build_parser
+
+    preset = preset_of(name)
+    config = Path(__file__).resolve().parents[1] / "configs" / f"{name.removeprefix('smdl_explanation_')}.yaml"
+    parser = build_parser(preset)
+    apply_config(parser, ["--config", str(config)])
+    args = parser.parse_args([])
+    assert args.model == preset.model and args.superpixel_algorithm == preset.division
+    assert (args.lambda1, args.lambda2, args.lambda3, args.lambda4) == preset.lambdas
+    for dest, value in preset.extra_defaults.items():
+        if not str(value).startswith("/"):  # shipped files appear as configs/... paths in the YAML
+            assert getattr(args, dest) == value, dest
