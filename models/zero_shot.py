@@ -269,6 +269,9 @@ def load_zero_shot(arch: str, weights: str | Path | None = None, pretrained: boo
     Raises:
         ToolkitError: unknown architecture, missing weights / cache entry / class-name or template file.
     """
+    # Only local files are used: without this, a hub lookup of a missing file retries for ~46 s before failing.
+    # An explicit HF_HUB_OFFLINE=0 in the environment is left as it is.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import open_clip
 
     names = list(class_names) if isinstance(class_names, (list, tuple)) else (
