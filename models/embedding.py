@@ -77,7 +77,7 @@ class EmbeddingBlackBox(BlackBox):
         return similarity_probabilities(features, self.reference)
 
 
-def load_reference(path: str | Path, blackbox: BlackBox | None = None) -> torch.Tensor:
+def load_reference(path: str | Path, blackbox: EmbeddingBlackBox | None = None) -> torch.Tensor:
     """``--reference FILE``: a ``.npy`` embedding ``(d,)``, or an image whose embedding is taken with ``blackbox``."""
     path = Path(path)
     if not path.is_file():
@@ -96,4 +96,4 @@ def load_reference(path: str | Path, blackbox: BlackBox | None = None) -> torch.
     if blackbox is None:
         raise ValueError("an image reference needs the black box that embeds it")
     image = blackbox.resize(load_image(path))
-    return blackbox._run(blackbox.to_tensor(image), False, lambda _, features: features)[0].cpu()
+    return blackbox.embed(blackbox.to_tensor(image))[0].cpu()

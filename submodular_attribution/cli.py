@@ -156,8 +156,13 @@ def division_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def result_paths(run_dir: Path, sample: Sample, target: int | None) -> tuple[Path, Path]:
     """``json/<class>/<stem>.json`` and ``npy/<class>/<stem>.npy``; class is the label, or ``top1`` when unlabelled."""
-    folder = str(target) if target is not None else "top1"
+    folder = class_folder(target)
     return run_dir / "json" / folder / f"{sample.stem}.json", run_dir / "npy" / folder / f"{sample.stem}.npy"
+
+
+def class_folder(label: int | None) -> str:
+    """Result sub-folder of a sample: its label, or ``top1`` when unlabelled."""
+    return str(label) if label is not None else "top1"
 
 
 def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, image_ref: str,
@@ -208,7 +213,7 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     def process(sample: Sample) -> None:
         json_path, npy_path = result_paths(run_dir, sample, sample.label)
         region_inputs = sample_region_inputs(args.superpixel_algorithm, family_options.region_folders(args),
-                                             json_path.relative_to(run_dir / "json").parts[0], sample.stem)
+                                             class_folder(sample.label), sample.stem)
         uncertainty = getattr(explainer.confidence_term, "uncertainty", None)
         uncertainty_before = uncertainty.forward_count if uncertainty is not None else 0
         explanation = explainer.explain(sample.load(), sample.label, region_inputs=region_inputs)

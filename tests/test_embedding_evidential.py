@@ -95,3 +95,22 @@ def test_embedding_over_the_real_classifier_features(lite0_blackbox, coffee):
     assert explanation.target == 0 and explanation.org_score == pytest.approx(1.0, abs=1e-5)
     assert explanation.curves["consistency"][-1] == pytest.approx(1.0, abs=1e-5)
     assert box.forward_count == 1 + 1 + 4 * 5  # reference + source + greedy
+
+
+def test_reference_files(tmp_path, coffee):
+    from PIL import Image
+
+    from common.errors import ToolkitError
+    from models.embedding import load_reference
+
+    np.save(tmp_path / "r.npy", np.array([1.0, 2.0, 3.0], dtype=np.float32))
+    torch.testing.assert_close(load_reference(tmp_path / "r.npy"), torch.tensor([1.0, 2.0, 3.0]))
+    Image.fromarray(coffee).save(tmp_path / "ref.png")
+    box = EmbeddingBlackBox(toy_classifier(size=16))
+    expected = box.to_tensor(box.resize(coffee))[0].mean(dim=(1, 2))
+    torch.testing.assert_close(load_reference(tmp_path / "ref.png", box), expected)
+    with pytest.raises(ToolkitError, match="--reference .*none.npy"):
+        load_reference(tmp_path / "none.npy")
+    wrong = EmbeddingBlackBox(toy_classifier(size=16), reference=torch.ones(5))
+    with pytest.raises(ToolkitError, match="--reference has 5 dimensions"):
+        wrong.predict(torch.zeros(1, 3, 16, 16))
