@@ -2,8 +2,9 @@
 
 Any classifier of the registry is an embedding model through its pooled penultimate features φ(x). For one
 reference r (the unmasked image's embedding, or ``--reference FILE``) the black box scores an image by the
-similarity s(x) = (1 + cos(φ(x), r)) / 2 in [0, 1] and returns the two-way distribution ``[s, 1 - s]``: output 0
-is "same as the reference", the one every sample explains. So
+cosine similarity s(x) = max(cos(φ(x), r), 0) (the paper's consistency is the cosine similarity to the target
+feature; negative similarities count as "not the same") and returns the two-way distribution ``[s, 1 - s]``:
+output 0 is "same as the reference", the one every sample explains. So
 
 * consistency(S) = s(x_S): 1 for the full image against its own embedding;
 * collaboration(S) = 1 - s(x_{V∖S});
@@ -25,9 +26,9 @@ REFERENCE_CLASSES = ("same as the reference", "different from the reference")
 
 
 def similarity_probabilities(embeddings: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """``[(1 + cos)/2, (1 - cos)/2]`` for ``embeddings`` ``(B, d)`` against ``reference`` ``(d,)`` -> ``(B, 2)``."""
+    """``[s, 1 - s]`` with ``s = clamp(cos, 0, 1)`` for ``embeddings`` ``(B, d)`` against ``reference`` ``(d,)`` -> ``(B, 2)``."""
     cos = torch.nn.functional.normalize(embeddings.double(), dim=-1) @ torch.nn.functional.normalize(reference.double(), dim=0)
-    same = ((1.0 + cos.clamp(-1.0, 1.0)) / 2.0).float()
+    same = cos.clamp(0.0, 1.0).float()
     return torch.stack([same, 1.0 - same], dim=-1)
 
 

@@ -45,10 +45,10 @@ def test_embedding_objective_terms_equal_hand_computation():
     def similarity(keep):
         kept = compose_masked(image, torch.zeros_like(image), labels, keep[None])[0]
         emb = kept.mean(dim=(1, 2)).numpy()
-        return (1 + emb @ reference / np.linalg.norm(emb) / np.linalg.norm(reference)) / 2
+        return max(emb @ reference / np.linalg.norm(emb) / np.linalg.norm(reference), 0.0) if emb.any() else 0.0
 
     for row, keep in enumerate(subsets):
-        s_kept, s_complement = similarity(keep), similarity(~keep) if (~keep).any() else 0.5
+        s_kept, s_complement = similarity(keep), similarity(~keep)
         assert float(scores.consistency[row]) == pytest.approx(s_kept, abs=1e-6)
         assert float(scores.collaboration[row]) == pytest.approx(1 - s_complement, abs=1e-6)
         entropy = -(s_kept * math.log(s_kept + 1e-7) + (1 - s_kept) * math.log(1 - s_kept + 1e-7))
@@ -57,14 +57,16 @@ def test_embedding_objective_terms_equal_hand_computation():
 
 def test_fixed_reference_and_similarity_range():
     probs = similarity_probabilities(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]]), torch.tensor([3.0, 0.0]))
-    torch.testing.assert_close(probs, torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
+    torch.testing.assert_close(probs, torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+    probs = similarity_probabilities(torch.tensor([[1.0, 1.0]]), torch.tensor([1.0, 0.0]))
+    torch.testing.assert_close(probs, torch.tensor([[0.5**0.5, 1 - 0.5**0.5]]))
     box = EmbeddingBlackBox(toy_classifier(size=16), reference=torch.tensor([1.0, 0.0, 0.0]))
     image, _ = image_and_labels()
     box.begin_sample(image)
     assert box.forward_count == 0  # a given reference costs no forward
     p = box.predict(image[None])
     emb = image.mean(dim=(1, 2))
-    assert float(p[0, 0]) == pytest.approx(float((1 + emb[0] / emb.norm()) / 2), abs=1e-6)
+    assert float(p[0, 0]) == pytest.approx(float(emb[0] / emb.norm()), abs=1e-6)
 
 
 def test_evidential_term_plugs_into_the_objective():
