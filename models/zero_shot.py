@@ -217,7 +217,8 @@ def _resolve_pretrained_tag(arch: str, tag: str) -> Path | None:
 
 
 def _resolve_source(arch: str, weights: str | Path | None) -> tuple[str, Path, dict]:
-    """(open_clip model name, local weights file, preprocess overrides) for ``clip:<arch>`` and ``--weights``."""
+    """(open_clip model name, local weights file, tag overrides: mean, std, quick_gelu) for ``clip:<arch>`` and
+    ``--weights``."""
     import open_clip
 
     tag_cfg: dict = {}
@@ -252,7 +253,7 @@ def _resolve_source(arch: str, weights: str | Path | None) -> tuple[str, Path, d
             raise ToolkitError(f"--weights {weights}: file not found (nor an open_clip pretrained tag of {arch})")
         tag_cfg = open_clip.get_pretrained_cfg(arch, str(weights))
         path = tagged
-    return arch, path, {k: tag_cfg[k] for k in ("mean", "std") if k in tag_cfg}
+    return arch, path, {k: tag_cfg[k] for k in ("mean", "std", "quick_gelu") if k in tag_cfg}
 
 
 def load_zero_shot(arch: str, weights: str | Path | None = None, pretrained: bool = True,
@@ -287,8 +288,11 @@ def load_zero_shot(arch: str, weights: str | Path | None = None, pretrained: boo
     level = root_logger.level
     root_logger.setLevel(logging.ERROR)  # open_clip logs "initialized randomly" warnings: we load the weights next
     try:
+        # OpenAI's weights were trained with QuickGELU: their tags say so (a checkpoint file needs the
+        # "-quickgelu" architecture name, e.g. clip:ViT-L-14-quickgelu).
         model = open_clip.create_model(model_name, pretrained=None, load_weights=False, pretrained_text=False,
-                                       pretrained_image=False, device="cpu")
+                                       pretrained_image=False, device="cpu",
+                                       force_quick_gelu=bool(preprocess.get("quick_gelu", False)))
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         raise ToolkitError(f"--model clip:{arch}: open_clip cannot build it ({str(exc).splitlines()[0]})") from exc
     finally:

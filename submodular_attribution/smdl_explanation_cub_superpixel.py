@@ -15,7 +15,7 @@ PRESET = Preset(
     division="slico",
     lambdas=(1.0, 1.0, 1.0, 1.0),
     save_dir="./submodular_results/cub/",
-    model="clip:ViT-L-14",
+    model="clip:ViT-L-14-quickgelu",
     extra_defaults={
         "weights": "openai",
         "class_names": "datasets/CUB/classes.txt",

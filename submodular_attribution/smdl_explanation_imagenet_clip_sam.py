@@ -15,7 +15,7 @@ PRESET = Preset(
     division="sam",
     lambdas=(0.0, 0.05, 1.0, 1.0),
     save_dir="./submodular_results/imagenet-clip-vitl-sam/",
-    model="clip:ViT-L-14",
+    model="clip:ViT-L-14-quickgelu",
     extra_defaults={
         "weights": "openai",
         "sam_checkpoint": "ckpt/pytorch_model/sam_vit_h_4b8939.pth",

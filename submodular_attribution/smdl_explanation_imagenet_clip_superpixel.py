@@ -16,7 +16,7 @@ PRESET = Preset(
     division="slico",
     lambdas=(0.0, 0.05, 1.0, 1.0),
     save_dir="./submodular_results/imagenet-clip-vitl/",
-    model="clip:ViT-L-14",
+    model="clip:ViT-L-14-quickgelu",
     extra_defaults={
         "weights": "openai",
     },
