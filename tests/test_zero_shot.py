@@ -51,6 +51,21 @@ def test_prototype_math_on_a_stub_text_encoder():
     torch.testing.assert_close(raw, torch.tensor([[15.0, 20.0, 10.0], [5.0, 25.0, 0.0]]))
 
 
+def test_prototypes_equal_open_clip_zero_shot_classifier(tiny_clip):
+    """Oracle from the ecosystem: open_clip's own build_zero_shot_classifier (normalised, without the x100)."""
+    import open_clip
+    from open_clip.zero_shot_classifier import build_zero_shot_classifier
+
+    name = f"local-dir:{tiny_clip / 'arch'}"
+    model = open_clip.create_model(name, pretrained=str(tiny_clip / "tiny_clip.pt"), load_weights=False)
+    open_clip.load_checkpoint(model, str(tiny_clip / "tiny_clip.pt"))
+    tokenizer = open_clip.get_tokenizer(name)
+    with torch.no_grad():
+        oracle = build_zero_shot_classifier(model.eval(), tokenizer, CLASSES, TEMPLATES, device="cpu", use_tqdm=False)
+        ours = build_prototypes(lambda texts: model.encode_text(tokenizer(texts)), CLASSES, TEMPLATES)
+    torch.testing.assert_close(ours / 100, oracle.T, atol=1e-6, rtol=1e-5)
+
+
 def test_prototypes_built_once_cached_reused_and_rebuilt(tiny_clip, tmp_path):
     weights = tiny_clip / "tiny_clip.pt"
     first = load_zero_shot(f"local-dir:{tiny_clip / 'arch'}", weights, **tiny_options(tiny_clip, tmp_path))
