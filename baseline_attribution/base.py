@@ -51,7 +51,8 @@ class BaselineMethod:
         """Maps float32 ``(B, S, S)`` on the CPU for ``images`` ``(B, 3, S, S)`` in [0, 1] and ``target`` ``(B,)``."""
         images, target = check_inputs(blackbox, images, target)
         if self.stochastic and generator is None:
-            generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+            generator = torch.Generator()
+            generator.seed()  # a non-deterministic seed of its own; the global RNG is not touched
         maps = self._attribute(blackbox, images, target, generator)
         return maps.detach().to("cpu", torch.float32)
 

@@ -13,7 +13,7 @@ METHODS: dict[str, type[BaselineMethod]] = {}
 """Registry key -> method class. Filled by :func:`register` when :mod:`baseline_attribution` is imported."""
 
 ORDER: tuple[str, ...] = ("gradcam", "gradcampp", "scorecam", "lime", "kernelshap", "rise", "hsic", "sobol",
-                          "occlusion")
+                          "occlusion", "ig")
 MODEL_OUTPUTS = ("probabilities", "logits", "layer")
 _REQUIRED = ("name", "display_name", "needs_gradients", "stochastic", "model_output")
 

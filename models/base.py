@@ -180,6 +180,11 @@ class BlackBox:
         self.forward_count += int(x.shape[0])
         return torch.cat(logits) if logits else torch.empty(0, self.num_classes, device=self.device)
 
+    def differentiable(self) -> nn.Module:
+        """The classifier as a differentiable logits module ``(N, 3, S, S)`` in [0, 1] -> ``(N, C)`` that adds N to
+        :attr:`forward_count` on every call (for gradient methods that run their own batching)."""
+        return _CountedClassifier(self)
+
     def layer_activations(self, x: torch.Tensor, layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Activations ``(N, K, h, w)`` of ``layer`` (default :func:`default_cam_layer`) and logits ``(N, C)``.
 
@@ -293,3 +298,16 @@ def _spatial(activation: torch.Tensor, layer: str) -> torch.Tensor:
         shape = tuple(activation.shape) if isinstance(activation, torch.Tensor) else type(activation).__name__
         raise ToolkitError(f"--layer {layer}: output {shape} is not a (B, K, h, w) feature map; pick a convolutional layer")
     return activation
+
+
+class _CountedClassifier(nn.Module):
+    """See :meth:`BlackBox.differentiable`."""
+
+    def __init__(self, blackbox: BlackBox) -> None:
+        super().__init__()
+        self.blackbox = blackbox
+        self.classifier = blackbox.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.blackbox.forward_count += int(x.shape[0])
+        return self.classifier(x.to(self.blackbox.device))

@@ -21,7 +21,8 @@ STOCHASTIC = [n for n in list_methods() if METHODS[n].stochastic]
 DETERMINISTIC = [n for n in list_methods() if not METHODS[n].stochastic]
 # Cheap settings of the known methods (a newly registered method runs at its defaults).
 CHEAP = {"rise": {"n_masks": 64}, "hsic": {"n_designs": 32, "grid_size": 4}, "sobol": {"n_designs": 8, "grid_size": 4},
-         "lime": {"n_samples": 64}, "kernelshap": {"n_samples": 64}, "occlusion": {"patch_size": 8, "stride": 4}}
+         "lime": {"n_samples": 64}, "kernelshap": {"n_samples": 64}, "occlusion": {"patch_size": 8, "stride": 4},
+         "ig": {"n_steps": 8}}
 
 
 def conv_classifier(num_classes: int = 5, size: int = SIZE, seed: int = 0) -> ImageClassifier:
@@ -176,6 +177,16 @@ def test_occlusion_lights_exactly_the_patch_the_model_reads():
     assert box.forward_count == 1 + 16  # the image + 4 x 4 patch positions of 8 px
 
 
+def test_ig_map_is_local_attributions_ig_through_the_counted_black_box(conv_box):
+    from local_attribution import get_method as get_gradient_method
+
+    x = torch.cat([quadrant_image(), quadrant_image(seed=2)])
+    got = get_method("ig", n_steps=6).attribute(conv_box, x, torch.tensor([0, 3]))
+    expected = get_gradient_method("ig", n_steps=6).attribute(conv_box.classifier, x, torch.tensor([0, 3])).mean(dim=1)
+    torch.testing.assert_close(got, expected)
+    assert conv_box.forward_count == 2 * 6
+
+
 def test_hsic_estimator_equals_the_trace_formula():
     """tr(H K H H L H) / n with the explicit Dirac and RBF Gram matrices, one variable at a time."""
     gen = torch.Generator().manual_seed(0)
@@ -311,7 +322,7 @@ def test_every_method_runs_on_lite0_and_a_real_photo(lite0_blackbox, coffee):
     """Every method on EfficientNet-Lite0 with few samples (Score-CAM on an early 16-channel layer): ~60 forwards."""
     cheap = {"rise": {"n_masks": 8}, "hsic": {"n_designs": 8, "grid_size": 2}, "sobol": {"n_designs": 2, "grid_size": 2},
              "lime": {"n_samples": 8}, "kernelshap": {"n_samples": 8}, "occlusion": {"patch_size": 112, "stride": 112},
-             "scorecam": {"layer": "body._blocks.0"}}  # 16 channels at 112 x 112: 17 forwards
+             "scorecam": {"layer": "body._blocks.0"}, "ig": {"n_steps": 4}}  # Score-CAM: 16 channels, 17 forwards
     x = lite0_blackbox.to_tensor(lite0_blackbox.resize(coffee))
     espresso = 967
     for name in list_methods():
@@ -319,3 +330,36 @@ def test_every_method_runs_on_lite0_and_a_real_photo(lite0_blackbox, coffee):
         maps = get_method(name, **cheap.get(name, {})).attribute(lite0_blackbox, x, espresso, generator=gen)
         assert maps.shape == (1, 224, 224) and bool(torch.isfinite(maps).all()), name
         assert float(maps.max()) > float(maps.min()), name
+
+
+def test_generator_maps_feed_smdl_prior_division(tmp_path, monkeypatch, lite0_blackbox, coffee):
+    """Grad-CAM maps written by the generator are what ``--superpixel-algorithm prior --prior-dir`` reads."""
+    from submodular_attribution.regions import DIVISIONS, divide
+
+    if "prior" not in DIVISIONS:
+        pytest.skip("the SMDL prior division (branch fam) is not merged here yet")
+    from PIL import Image
+
+    from baseline_attribution import generate_explanation_maps as gen
+    from submodular_attribution.cli import main as smdl_main
+    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+
+    monkeypatch.setattr(gen, "load_model", lambda *a, **k: lite0_blackbox)
+    (tmp_path / "img").mkdir()
+    Image.fromarray(coffee).save(tmp_path / "img" / "coffee.png")
+    (tmp_path / "list.txt").write_text("coffee.png 967\n")
+    data = ["--Datasets", str(tmp_path / "img"), "--eval-list", str(tmp_path / "list.txt"), "--no-progress"]
+    method_dir, report = gen.main(["--method", "gradcam", "--save-dir", str(tmp_path / "maps"), *data])
+    assert report.done == 1 and method_dir.name == "GradCAM"
+    saliency = np.load(method_dir / "967" / "coffee.npy")
+
+    run_dir, smdl_report = smdl_main(PRESET, [*data, "--superpixel-algorithm", "prior", "--prior-dir", str(method_dir),
+                                              "--prior-grid-size", "2", "--prior-cells-per-region", "1",
+                                              "--save-dir", str(tmp_path / "smdl")])
+    assert (smdl_report.done, smdl_report.failed) == (1, 0)
+    assert json.loads((run_dir / "json/967/coffee.json").read_text())["sub-k"] == 4
+    # region 0 of the division is the 2 x 2 cell where the Grad-CAM map is highest
+    labels = divide(lite0_blackbox.resize(coffee), "prior", prior=saliency, grid_size=2, cells_per_region=1)
+    cell_means = saliency.reshape(2, 112, 2, 112).mean(axis=(1, 3))
+    top = np.unravel_index(cell_means.argmax(), (2, 2))
+    assert labels[top[0] * 112 + 56, top[1] * 112 + 56] == 0
