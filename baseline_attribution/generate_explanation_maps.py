@@ -40,15 +40,12 @@ def _flag(param: str) -> str:
     return "--" + param.replace("_", "-")
 
 
-def method_parameters() -> dict[str, tuple[type, list[str], list[Any]]]:
-    """Every parameter of the registered methods: ``name -> (type, [methods], [their defaults])``."""
-    table: dict[str, tuple[type, list[str], list[Any]]] = {}
+def method_parameters() -> dict[str, list[tuple[str, Any]]]:
+    """Every parameter of the registered methods: ``name -> [(method, its default), ...]``."""
+    table: dict[str, list[tuple[str, Any]]] = {}
     for name in list_methods():
         for param, default in METHODS[name].default_params.items():
-            kind = type(default) if default is not None else str
-            entry = table.setdefault(param, (kind, [], []))
-            entry[1].append(name)
-            entry[2].append(default)
+            table.setdefault(param, []).append((name, default))
     return table
 
 
@@ -80,30 +77,39 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the stochastic methods' generator")
     output = parser.add_argument_group("output")
     output.add_argument("--save-dir", default="explanation_results", help="results root")
-    output.add_argument("--run", default=None, help="run folder under --save-dir (default: the model name)")
+    output.add_argument("--run", default="", help="run folder under --save-dir; empty = the model name")
     output.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    params = parser.add_argument_group("method parameters (default: the method's own default, shown per method)")
-    for param, (kind, names, defaults) in method_parameters().items():
-        shown = ", ".join(f"{n}={d}" for n, d in zip(names, defaults))
-        params.add_argument(_flag(param), dest=f"param_{param}", default=None,
-                            type=_parse_bool if kind is bool else kind, help=f"used by {shown}",
-                            metavar=kind.__name__.upper())
+    params = parser.add_argument_group("method parameters (default: the chosen method's own, listed per method)")
+    for param, users in method_parameters().items():
+        shown = ", ".join(f"{name}={default}" for name, default in users)
+        params.add_argument(_flag(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
+                            help=f"used by {shown}")
     return parser
 
 
+def _convert(param: str, text: str, default: Any) -> Any:
+    """``text`` as the type of the method's default (bool: true/false; None default: a string)."""
+    try:
+        if isinstance(default, bool):
+            return _parse_bool(text)
+        return type(default)(text) if default is not None else text
+    except (ValueError, argparse.ArgumentTypeError):
+        raise ToolkitError(f"{_flag(param)} {text}: expected a {type(default).__name__} like {default!r}") from None
+
+
 def chosen_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The method parameters given on the command line (None = not given).
+    """The method parameters given on the command line, converted to the types of the method's defaults.
 
     Raises:
-        ToolkitError: a parameter the chosen method does not have.
+        ToolkitError: a parameter the chosen method does not have, or a value of the wrong type.
     """
-    given = {k.removeprefix("param_"): v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+    given = {k.removeprefix("param_"): v for k, v in vars(args).items() if k.startswith("param_")}
     valid = METHODS[args.method].default_params
     for param in given:
         if param not in valid:
             raise ToolkitError(f"{_flag(param)}: not a parameter of --method {args.method} "
                                f"(its parameters: {', '.join(_flag(p) for p in valid) or 'none'})")
-    return given
+    return {param: _convert(param, text, valid[param]) for param, text in given.items()}
 
 
 def method_folder(method: BaselineMethod) -> str:

@@ -297,6 +297,8 @@ def test_generator_checks_flags_before_loading_the_model(tmp_path, monkeypatch, 
         (["--method", "rise", "--batch-size", "0"], "--batch-size 0"),
         (["--method", "rise", "--eval-list", str(tmp_path / "none.txt")], "file not found"),
         (["--method", "rise", "--device", "tpu"], "--device tpu"),
+        (["--method", "rise", "--n-masks", "many"], "--n-masks many: expected a int"),
+        (["--method", "scorecam", "--channel-softmax", "maybe"], "--channel-softmax maybe"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             gen.main([*argv, "--save-dir", str(tmp_path)])
@@ -313,6 +315,11 @@ def test_generator_help_documents_every_flag(capsys):
     for action in gen.build_parser()._actions:
         assert action.help, action.option_strings
     assert "--n-masks" in text and "rise=4000" in text
+    # one flag, the type of the chosen method's default: --fill is a string for LIME and a number for Occlusion
+    args = gen.build_parser().parse_args(["--method", "occlusion", "--fill", "0.5"])
+    assert gen.chosen_params(args) == {"fill": 0.5}
+    args = gen.build_parser().parse_args(["--method", "scorecam", "--channel-softmax", "true", "--layer", "body.0"])
+    assert gen.chosen_params(args) == {"channel_softmax": True, "layer": "body.0"}
 
 
 # ---------------------------------------------------------------- the real model
