@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ MaskFn = Callable[[int, int], torch.Tensor]
 
 
 @dataclasses.dataclass
-class BaselineMethod:
+class BaselineMethod(ABC):
     """Base class of the baseline methods (dataclasses; their fields are the method's parameters).
 
     Class metadata (checked by :func:`baseline_attribution.registry.register`):
@@ -56,9 +57,10 @@ class BaselineMethod:
         maps = self._attribute(blackbox, images, target, generator)
         return maps.detach().to("cpu", torch.float32)
 
+    @abstractmethod
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
-        raise NotImplementedError  # every registered subclass overrides it (the registry test runs each one)
+        """The maps ``(B, S, S)`` for validated inputs on the black box's device (``generator`` set when stochastic)."""
 
 
 def check_inputs(blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -49,10 +50,10 @@ class SuperpixelSurrogate(BaselineMethod):
     max_dist: float
     ratio: float
 
+    @abstractmethod
     def draw(self, n_features: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, float]:
         """Samples ``z`` ``(n_samples, M)`` in {0, 1}, their regression weights ``(n_samples,)`` (None = equal)
         and the ridge penalty."""
-        raise NotImplementedError  # overridden by every registered subclass
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
