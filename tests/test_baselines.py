@@ -93,19 +93,24 @@ def test_scorecam_equals_paper_formula():
     net, conv_w, conv_b, head_w, head_b = hand_net()
     x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
 
-    def probs(img: torch.Tensor) -> torch.Tensor:
+    def logits(img: torch.Tensor) -> torch.Tensor:
         feats = torch.relu(torch.einsum("kc,chw->khw", conv_w, img) + conv_b[:, None, None]).mean(dim=(1, 2))
-        return (head_w @ feats + head_b).softmax(0)
+        return head_w @ feats + head_b
 
     acts = torch.relu(torch.einsum("kc,chw->khw", conv_w, x[0]) + conv_b[:, None, None])
     for cls in range(3):
         # Score-CAM: s_k = softmax(f(x * minmax(A_k)))_c; map = ReLU(sum_k s_k A_k).
-        scores = torch.stack([probs(x[0] * scaled(acts[k], 1e-8))[cls] for k in range(2)])
+        scores = torch.stack([logits(x[0] * scaled(acts[k], 1e-8)).softmax(0)[cls] for k in range(2)])
         expected = scaled(torch.relu(torch.einsum("k,khw->hw", scores, acts)), 1e-7)
         box = BlackBox(net, batch_size=1)
         got = get_method("scorecam", layer="body.1").attribute(box, x, torch.tensor([cls]))[0]
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
         assert box.forward_count == 1 + 2  # activations + one masked image per channel
+        # pytorch-grad-cam's variant: raw logits, softmax over the channels
+        raw = torch.stack([logits(x[0] * scaled(acts[k], 1e-8))[cls] for k in range(2)])
+        expected = scaled(torch.relu(torch.einsum("k,khw->hw", raw.softmax(0), acts)), 1e-7)
+        got = get_method("scorecam", layer="body.1", score="logit", channel_softmax=True).attribute(box, x, cls)[0]
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
 def test_cam_hooks_are_released(conv_box):
