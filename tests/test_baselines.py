@@ -78,7 +78,7 @@ def scaled(m: torch.Tensor, eps: float) -> torch.Tensor:
     return (m - m.min()) / (m.max() - m.min() + eps)
 
 
-def test_gradcam_equals_paper_formula():
+def test_gradcam_and_gradcampp_equal_paper_formulas():
     net, conv_w, conv_b, head_w, _ = hand_net()
     x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(3))
     acts = torch.relu(torch.einsum("kc,chw->khw", conv_w, x[0]) + conv_b[:, None, None])  # A (2, 8, 8)
@@ -86,6 +86,13 @@ def test_gradcam_equals_paper_formula():
         # y_c = sum_k W_ck mean(A_k) + b_c, so dy_c/dA_k[i, j] = W_ck / 64 and alpha_k = W_ck / 64.
         expected = scaled(torch.relu(torch.einsum("k,khw->hw", head_w[cls] / 64, acts)), 1e-7)
         got = get_method("gradcam", layer="body.1").attribute(BlackBox(net), x, torch.tensor([cls]))[0]
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+        # Grad-CAM++: alpha_k = g^2 / (2 g^2 + sum(A_k) g^3) with the uniform g = W_ck / 64, w_k = 64 alpha_k ReLU(g)
+        grad = head_w[cls] / 64
+        alpha = grad**2 / (2 * grad**2 + acts.sum(dim=(1, 2)) * grad**3 + 1e-7)
+        weights = 64 * alpha * torch.relu(grad)
+        expected = scaled(torch.relu(torch.einsum("k,khw->hw", weights, acts)), 1e-7)
+        got = get_method("gradcampp", layer="body.1").attribute(BlackBox(net), x, torch.tensor([cls]))[0]
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
