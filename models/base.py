@@ -151,10 +151,6 @@ class BlackBox:
         """
         return self._run(x, with_features, self.probabilities)
 
-    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw logits ``(N, C)`` of the classifier for ``x`` ``(N, 3, S, S)`` in [0, 1]; counted like :meth:`predict`."""
-        return self._run(x, False, lambda logits, _: logits.float())
-
     def probabilities(self, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """What :meth:`predict` returns for one chunk: softmax of the logits. Subclasses that score something
         else (an embedding's similarity to a reference) override this."""
