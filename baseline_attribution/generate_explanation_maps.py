@@ -157,7 +157,10 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     def process(sample: Sample) -> None:
         started, forwards = time.perf_counter(), blackbox.forward_count
         image = blackbox.to_tensor(blackbox.resize(sample.load()))
-        target = sample.label if sample.label is not None else int(blackbox.predict(image).argmax())
+        blackbox.begin_sample(image[0])  # embedding black boxes take their reference here; no-op for classifiers
+        target = blackbox.explained_target(sample.label)
+        if target is None:
+            target = int(blackbox.predict(image).argmax())
         if target >= blackbox.num_classes:
             raise ToolkitError(f"label {target} of {sample.name} is not a class of {args.model} "
                                f"({blackbox.num_classes} classes)")
