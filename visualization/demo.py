@@ -18,14 +18,9 @@ import numpy as np
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import load_image_ref
 from common.images import resize_image
+from evals.metrics import rank_map_from_stack
 from evals.smdl_curves import best_prefix, load_result
 from visualization.heatmaps import overlay
-
-
-def rank_map_from_stack(stack: np.ndarray) -> np.ndarray:
-    """The rank map ``(H, W)`` of an original ``(m, H, W, 3)`` region stack (pure-black pixels get rank m-1)."""
-    nonzero = stack.reshape(len(stack), stack.shape[1], stack.shape[2], -1).any(axis=-1)
-    return np.where(nonzero.any(axis=0), nonzero.argmax(axis=0), len(stack) - 1).astype(np.int16)
 
 
 def outline_prefix(image: np.ndarray, selected: np.ndarray, darken: float = 0.5) -> np.ndarray:
