@@ -80,7 +80,7 @@ PRESETS: dict[str, CausalPreset] = {
     preset.name: preset
     for preset in (
         CausalPreset("rise2018", "blur", "model_mean", "pixels_per_step", pixels_per_step=224, target="prediction",
-                     reference="RISE (Petsiuk et al. 2018) evaluation.py: blurred insertion, zero deletion, 224 px/step"),
+                     reference="RISE (Petsiuk et al. 2018) evaluation.py: blurred insertion, deletion to 0 in normalised space, 224 px/step"),
         CausalPreset("smdl_baseline", "zeros", "zeros", "fraction_floor", n_steps=50, target="label",
                      reference="SMDL eval_AUC_faithfulness_baseline: black fill, 50 steps"),
         CausalPreset("xplique", "zeros", "zeros", "linspace", n_steps=10, target="label",

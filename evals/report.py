@@ -63,10 +63,6 @@ def available_methods() -> list[str]:
     return [SMDL] + local + [m for m in baseline_registry() if m not in local]
 
 
-def default_methods() -> list[str]:
-    return available_methods()
-
-
 def parse_params(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
     """``["la.max_iter=5", "smdl.division=grid"]`` -> ``{"la": {"max_iter": 5}, "smdl": {"division": "grid"}}``
     (values read as YAML scalars)."""
@@ -157,7 +153,7 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
     ``blackbox`` replaces ``--model`` (tests pass a toy model)."""
     if args.batch_size < 1 or args.eval_batch_size < 1 or args.max_frames < 2:
         raise ToolkitError("--batch-size and --eval-batch-size must be >= 1, --max-frames >= 2")
-    methods = args.methods or default_methods()
+    methods = args.methods or available_methods()
     known = available_methods()
     unknown = [m for m in methods if m not in known]
     if unknown:
@@ -262,7 +258,7 @@ def _direction(column: str) -> str:
 def table_header(args: argparse.Namespace, methods: list[str], params: dict[str, dict[str, Any]],
                  samples: list[Sample], blackbox: Any) -> str:
     """The markdown lines above the table: model, photos, protocol (every preset spelled out), settings."""
-    lines = [f"Model **{args.model}** ({blackbox.input_size}x{blackbox.input_size}), {len(samples)} photos "
+    lines = [f"Model **{blackbox.name}** ({blackbox.input_size}x{blackbox.input_size}), {len(samples)} photos "
              f"({', '.join(s.stem for s in samples)}), seed {args.seed}, device {args.device}. Mean over photos.", ""]
     lines.append("Protocol:")
     for name in args.presets:

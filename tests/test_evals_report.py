@@ -101,3 +101,13 @@ def test_class_line_names_top1_when_it_differs():
             "predicted_score": 0.7}
     assert "top-1: dog (class 5, p = 0.700)" in class_line(data)
     assert "top-1" not in class_line({**data, "predicted": 3})
+
+
+@pytest.mark.parametrize("module", ["evals.report", "visualization.insertion_animation"])
+def test_entry_module_help(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(module).main(["--help"])
+    assert exc.value.code == 0
+    assert "--out" in capsys.readouterr().out

@@ -109,7 +109,7 @@ def add_colour_bar(fig: object, cmap: str, label: str) -> None:
     import matplotlib
     from matplotlib.cm import ScalarMappable
 
-    cax = fig.add_axes((0.965, 0.15, 0.012, 0.7))
+    cax = fig.add_axes((0.915, 0.15, 0.012, 0.7))
     bar = fig.colorbar(ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap), cax=cax)
     bar.set_label(label, fontsize=7)
     bar.ax.tick_params(labelsize=6)
@@ -182,7 +182,7 @@ def method_panel(
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
-    fig.tight_layout(pad=0.3, rect=(0, 0, 1 - 0.35 / cols, 1))
+    fig.tight_layout(pad=0.3, rect=(0, 0, 0.9, 1))
     add_colour_bar(fig, *STYLES[style])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ def la_figure(image: np.ndarray, attribution: np.ndarray, out: str | Path, dpi: 
         ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.tight_layout(pad=0.3, rect=(0, 0, 0.93, 1))
+    fig.tight_layout(pad=0.3, rect=(0, 0, 0.9, 1))
     add_colour_bar(fig, *STYLES["grey"])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
