@@ -111,3 +111,33 @@ def test_entry_module_help(module, capsys):
         importlib.import_module(module).main(["--help"])
     assert exc.value.code == 0
     assert "--out" in capsys.readouterr().out
+
+
+def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
+    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them like a direct call."""
+    import torch
+
+    import models
+    from evals import eval_AUC_faithfulness_baseline as folder_eval
+    from evals.causal import insertion_deletion
+    from evals.metrics import smdl_saliency_map
+
+    box = toy_box()
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: box)
+    eval_list = toy_eval_list(tmp_path)
+    rng = np.random.default_rng(0)
+    rank_map = rng.integers(0, 6, (32, 32)).astype(np.int16)
+    native = rng.random((3, 32, 32)).astype(np.float32)
+    (tmp_path / "maps" / "1").mkdir(parents=True)
+    np.save(tmp_path / "maps" / "1" / "coffee.npy", rank_map)
+    np.save(tmp_path / "maps" / "chelsea.npy", native)
+    summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
+                                str(tmp_path), "--preset", "la", "--no-progress"])
+    images = torch.stack([box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0]
+                          for n in ("coffee", "chelsea")])
+    flat = torch.stack([torch.from_numpy(smdl_saliency_map(rank_map)), torch.from_numpy(native.mean(0))])
+    la_maps = torch.stack([flat[0].expand(3, 32, 32), torch.from_numpy(native)])
+    direct = insertion_deletion(box, images, flat, "la", la_maps=la_maps)
+    assert summary["insertion_auc"] == pytest.approx(direct.insertion_auc)
+    assert summary["deletion_auc"] == pytest.approx(direct.deletion_auc)
+    assert (tmp_path / "maps" / "auc_la.json").is_file()
