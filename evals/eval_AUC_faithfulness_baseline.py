@@ -17,14 +17,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.results import to_jsonable, write_json_atomic
 from evals.causal import PRESETS, get_preset, insertion_deletion
-from evals.metrics import smdl_saliency_map
+from evals.metrics import load_dense_map
 from evals.mufidelity import MUFIDELITY_PRESETS, mufidelity
 
 
@@ -35,19 +34,6 @@ def find_map(maps_dir: Path, sample: Sample) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def load_dense_map(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(H, W)`` float32 map and, for 3-channel files, the native ``(3, H, W)`` map (LA ranks elements)."""
-    array = np.load(path)
-    if np.issubdtype(array.dtype, np.integer):
-        return smdl_saliency_map(array), None
-    array = np.asarray(array, dtype=np.float32)
-    if array.ndim == 3 and array.shape[0] == 3:
-        return array.mean(axis=0), array
-    if array.ndim == 2:
-        return array, None
-    raise ToolkitError(f"{path}: expected an (H, W) or (3, H, W) map or an SMDL rank map, got {array.shape}")
 
 
 def evaluate_maps(args: argparse.Namespace) -> dict[str, Any]:

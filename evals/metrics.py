@@ -12,10 +12,12 @@ dense maps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from common.errors import ToolkitError
 from evals.causal import PRESETS
 from evals.mufidelity import MUFIDELITY_PRESETS
 from evals.smdl_curves import highest_confidence
@@ -78,6 +80,19 @@ def smdl_saliency_map(array: np.ndarray) -> np.ndarray:
     else:
         raise ValueError(f"expected an (H, W) rank map or an (m, H, W, 3) region stack, got {array.shape}")
     return ((m - rank_map.astype(np.float32)) / m).astype(np.float32)
+
+
+def load_dense_map(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(H, W)`` float32 map and, for 3-channel files, the native ``(3, H, W)`` map (LA ranks elements)."""
+    array = np.load(path)
+    if np.issubdtype(array.dtype, np.integer):
+        return smdl_saliency_map(array), None
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 3 and array.shape[0] == 3:
+        return array.mean(axis=0), array
+    if array.ndim == 2:
+        return array, None
+    raise ToolkitError(f"{path}: expected an (H, W) or (3, H, W) map or an SMDL rank map, got {array.shape}")
 
 
 def highest_confidence_dense(insertion_curve: np.ndarray, budgets: list[float]) -> list[tuple[float, float] | None]:

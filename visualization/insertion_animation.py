@@ -108,18 +108,16 @@ def animate_insertion(image: np.ndarray, saliency: np.ndarray, x: np.ndarray, cu
 def run(args: argparse.Namespace) -> Path:
     from common.eval_list import load_image_ref
     from evals.causal import insertion_deletion
-    from evals.metrics import smdl_saliency_map
+    from evals.metrics import load_dense_map
     from models import load_model
 
     path = Path(args.map)
     if not path.is_file():
         raise ToolkitError(f"--map {path}: file not found (an H x W map, a (3, H, W) map or an SMDL rank map .npy)")
-    array = np.load(path)
+    saliency, _ = load_dense_map(path)
     get_preset(args.preset)
     blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
     image = blackbox.resize(load_image_ref(args.image))
-    saliency = smdl_saliency_map(array) if np.issubdtype(array.dtype, np.integer) else np.asarray(array, np.float32)
-    saliency = saliency.mean(axis=0) if saliency.ndim == 3 else saliency
     if saliency.shape != image.shape[:2]:
         raise ToolkitError(f"--map {path}: shape {saliency.shape} differs from the model input {image.shape[:2]}")
     targets = None if args.target is None else [args.target]
