@@ -38,19 +38,21 @@ def toy_eval_list(folder) -> str:
 
 def test_report_end_to_end_and_resume(tmp_path):
     out = tmp_path / "rep"
-    flags = REPORT_ARGS + ["--eval-list", toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--out", str(out)]
+    baselines = ["occlusion"] if "occlusion" in report.baseline_registry() else []
+    methods = ["smdl", "la", "sm"] + baselines
+    flags = REPORT_ARGS[:1] + methods + REPORT_ARGS[4:] + ["--eval-list", toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--out", str(out)]
     args = report.build_parser().parse_args(flags + ["--animate", "--max-frames", "3"])
     box = toy_box()
     result = report.run_report(args, blackbox=box)
     rows = {r["method"]: r for r in result["rows"]}
-    assert set(rows) == {"smdl", "la", "sm"}
+    assert set(rows) == set(methods)
     for row in rows.values():
         assert row["photos"] == 2
         for preset in ("rise2018", "smdl_baseline", "la"):
             assert 0.0 <= row[f"insertion_{preset}"] <= 1.0
         assert -1.0 <= row["mufidelity_smdl_cub"] <= 1.0
     with open(out / "report.csv", newline="") as handle:
-        assert [r["method"] for r in csv.DictReader(handle)] == ["smdl", "la", "sm"]
+        assert [r["method"] for r in csv.DictReader(handle)] == methods
     markdown = (out / "report.md").read_text()
     assert "rise2018" in markdown and "insertion_rise2018 ↑" in markdown and "deletion_la ↓" in markdown
     for figure in ("comparison.png", "maps.png", "insertion_smdl_coffee.gif"):
