@@ -7,7 +7,8 @@ original's ``eval_AUC_faithfulness_baseline``, generalised).
 Reads ``<maps-dir>/<class>/<stem>.npy`` for each eval-list sample (``<class>`` = its label, or ``top1``;
 fallback ``<maps-dir>/<stem>.npy``): an ``H x W`` or ``3 x H x W`` float map (baseline_attribution / LA
 layout) or an SMDL int rank map (``<smdl run>/npy``, converted as ``convert_smdl_mask``), at the model's input
-size. Prints the mean AUCs and writes ``<maps-dir>/auc_<preset>.json`` with per-image AUCs and curves.
+size. Prints the mean AUCs (and with ``--budgets`` the highest confidence, spec smdl §5.3, optionally only
+on misclassified samples) and writes ``<maps-dir>/auc_<preset>.json`` with per-image AUCs and curves.
 Samples without a map are listed and left out.
 """
 
@@ -17,13 +18,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.results import to_jsonable, write_json_atomic
 from evals.causal import PRESETS, get_preset, insertion_deletion
-from evals.metrics import load_dense_map
+from evals.metrics import highest_confidence_dense, load_dense_map
 from evals.mufidelity import MUFIDELITY_PRESETS, mufidelity
 
 
@@ -74,12 +76,34 @@ def evaluate_maps(args: argparse.Namespace) -> dict[str, Any]:
                    for (s, _), t, i, d, ic, dc in zip(found, res.targets, res.insertion_aucs, res.deletion_aucs,
                                                      res.insertion_curves, res.deletion_curves)],
     }
+    if args.budgets:
+        summary["highest_confidence"] = highest_confidence_summary(blackbox, x, labels, res, args.budgets,
+                                                                   args.misclassified_only)
     if args.mufidelity:
         mu = mufidelity(blackbox, x, torch.stack(flat), labels, args.mufidelity,
                         generator=torch.Generator().manual_seed(args.seed), batch_size=args.eval_batch_size)
         summary["mufidelity"] = {"preset": args.mufidelity, "score": mu.score, "per_image": mu.scores}
     write_json_atomic(maps_dir / f"auc_{preset.name}.json", to_jsonable(summary))
     return summary
+
+
+def highest_confidence_summary(blackbox: Any, images: torch.Tensor, labels: list[int], res: Any, budgets: list[float],
+                               misclassified_only: bool) -> list[dict[str, Any]]:
+    """Per budget: mean ± std of the highest label probability on each insertion curve (spec smdl §5.3,
+    baseline version) and of the area where it is reached, over all samples or the misclassified ones."""
+    if res.preset.schedule == "pixels_per_step":
+        raise ToolkitError(f"--budgets needs a preset with uniform steps (smdl_baseline, xplique), not {res.preset.name}")
+    keep = np.ones(len(labels), bool)
+    if misclassified_only:
+        keep = blackbox.predict(images).argmax(dim=1).cpu().numpy() != np.asarray(labels)
+    rows = []
+    per_sample = [highest_confidence_dense(curve, budgets) for curve in res.insertion_curves[keep]]
+    for j, budget in enumerate(budgets):
+        values = np.array([s[j] for s in per_sample if s[j] is not None], dtype=np.float64).reshape(-1, 2)
+        stats = {f"{k}_{f.__name__}": float(f(values[:, i])) if len(values) else float("nan")
+                 for i, k in enumerate(("highest_confidence", "area")) for f in (np.mean, np.std)}
+        rows.append({"budget": budget, "samples": len(values), **stats})
+    return rows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override the preset's number of steps (smdl_baseline, xplique), e.g. 50 for SMDL's Xplique runs")
     parser.add_argument("--mufidelity", default="", choices=list(MUFIDELITY_PRESETS) + [""],
                         help="also compute MuFidelity with this preset ('' = no)")
+    parser.add_argument("--budgets", type=float, nargs="*", default=[],
+                        help="highest confidence within these area budgets (e.g. 0.25 0.5 0.75 1.0), spec smdl §5.3")
+    parser.add_argument("--misclassified-only", action="store_true",
+                        help="highest confidence over the samples the model gets wrong (the paper's setting)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the MuFidelity masks")
     parser.add_argument("--model", default="efficientnet_lite0", help="black-box classifier")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
@@ -112,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"(higher is better), Deletion AUC {summary['deletion_auc']:.4f} (lower is better)")
     if "mufidelity" in summary:
         print(f"MuFidelity ({summary['mufidelity']['preset']}): {summary['mufidelity']['score']:.4f}")
+    for row in summary.get("highest_confidence", []):
+        print(f"budget {row['budget']:.2f}: highest confidence {row['highest_confidence_mean']:.4f} ± "
+              f"{row['highest_confidence_std']:.4f} at area {row['area_mean']:.4f} ({row['samples']} samples)")
     if summary["missing"]:
         print(f"no map for {len(summary['missing'])} samples: {', '.join(summary['missing'][:5])}")
     return summary

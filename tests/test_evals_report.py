@@ -143,3 +143,9 @@ def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
     assert summary["insertion_auc"] == pytest.approx(direct.insertion_auc)
     assert summary["deletion_auc"] == pytest.approx(direct.deletion_auc)
     assert (tmp_path / "maps" / "auc_la.json").is_file()
+    summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
+                                str(tmp_path), "--budgets", "0.5", "1.0", "--no-progress"])
+    curves = np.asarray([img["insertion_curve"] for img in summary["images"]])
+    full = summary["highest_confidence"][1]
+    assert full["samples"] == 2
+    assert full["highest_confidence_mean"] == pytest.approx(curves[:, 1:].max(axis=1).mean())
