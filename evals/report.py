@@ -258,7 +258,7 @@ def _direction(column: str) -> str:
 def table_header(args: argparse.Namespace, methods: list[str], params: dict[str, dict[str, Any]],
                  samples: list[Sample], blackbox: Any) -> str:
     """The markdown lines above the table: model, photos, protocol (every preset spelled out), settings."""
-    lines = [f"Model **{blackbox.name}** ({blackbox.input_size}x{blackbox.input_size}), {len(samples)} photos "
+    lines = [f"Model **{blackbox.name}** ({blackbox.input_size}x{blackbox.input_size}), {len(samples)} photo{'s' if len(samples) != 1 else ''} "
              f"({', '.join(s.stem for s in samples)}), seed {args.seed}, device {args.device}. Mean over photos.", ""]
     lines.append("Protocol:")
     for name in args.presets:
@@ -322,7 +322,7 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
             auc = np.mean([m[preset][game] for m in metrics])
             ax.plot(metrics[0][preset]["x"], curve, label=f"{method} ({auc:.3f})")
     for ax, game in zip(axes, ("insertion", "deletion")):
-        ax.set_title(f"{game} ({preset}), mean over {len(samples)} photos", fontsize=10)
+        ax.set_title(f"{game} ({preset}), mean over {len(samples)} photo{'s' if len(samples) != 1 else ''}", fontsize=10)
         ax.set_xlabel("fraction of pixels " + ("inserted" if game == "insertion" else "deleted"))
         ax.set_ylabel("probability of the scored class")
         ax.set_ylim(0, 1.02)

@@ -30,10 +30,10 @@ from common.errors import ToolkitError, exit_on_toolkit_error
 from visualization.heatmaps import min_max, overlay, percentile_clip, to_2d
 
 STYLES = {
-    "grey": ("gray", "attribution, 80th -> 99th percentile"),
-    "overlay": ("jet", "signed attribution / max |A| (0.5 = zero)"),
-    "heat": ("inferno", "map, min-max scaled (1 = most important)"),
-    "jet": ("jet", "map, min-max scaled (1 = most important)"),
+    "grey": ("gray", "attribution,\n80th -> 99th percentile"),
+    "overlay": ("jet", "signed attribution / max |A|\n(0.5 = zero)"),
+    "heat": ("inferno", "map, min-max scaled\n(1 = most important)"),
+    "jet": ("jet", "map, min-max scaled\n(1 = most important)"),
 }
 """Style -> (colour map, colour-bar label) of :func:`method_panel`."""
 
@@ -58,7 +58,7 @@ def display_name(method: str) -> str:
 
         return str(METHODS[method].display_name)
     except (ImportError, KeyError):
-        return method
+        return "SMDL" if method == "smdl" else method
 
 
 def to_uint8_image(image: np.ndarray) -> np.ndarray:
