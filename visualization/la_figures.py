@@ -52,13 +52,16 @@ def method_order() -> list[str]:
 
 
 def display_name(method: str) -> str:
-    """The method's display name from the registry (``"Fast IG"``), else the name itself."""
-    try:
-        from local_attribution import METHODS
+    """The method's display name from the local_attribution or baseline_attribution registry (``"Fast IG"``),
+    else the name itself (``smdl`` -> ``SMDL``)."""
+    import importlib
 
-        return str(METHODS[method].display_name)
-    except (ImportError, KeyError):
-        return "SMDL" if method == "smdl" else method
+    for package in ("local_attribution", "baseline_attribution"):
+        try:
+            return str(importlib.import_module(package).METHODS[method].display_name)
+        except (ImportError, KeyError, AttributeError):
+            continue
+    return "SMDL" if method == "smdl" else method
 
 
 def to_uint8_image(image: np.ndarray) -> np.ndarray:
