@@ -92,9 +92,19 @@ def load_result(json_path: Path, npy_path: Path) -> tuple[dict, CurveResult]:
     return data, smdl_curves(data["consistency_score"], data["collaboration_score"], ins_x, del_x)
 
 
-def best_prefix(consistency: list[float]) -> int:
-    """Number of regions of the best prefix: argmax of the insertion curve (the original's demo), 1-based."""
-    return int(np.argmax(consistency)) + 1
+def best_prefix(data: dict) -> int:
+    """Number of regions of the best prefix, defined once for every figure: the prefix maximising the SMDL
+    score, i.e. the json's ``smdl_score_max_index`` + 1 (argmax of ``smdl_score`` when the key is absent)."""
+    if "smdl_score_max_index" in data:
+        return int(data["smdl_score_max_index"]) + 1
+    return int(np.argmax(data["smdl_score"])) + 1
+
+
+def prefix_reaching(consistency: list[float], full_score: float, fraction: float = 0.9) -> int | None:
+    """Smallest number of regions whose kept image scores at least ``fraction`` of the full-image score, or
+    None when no prefix does."""
+    reached = np.flatnonzero(np.asarray(consistency, dtype=np.float64) >= fraction * full_score)
+    return int(reached[0]) + 1 if len(reached) else None
 
 
 def highest_confidence(consistency: list[float], areas: list[float], budget: float) -> tuple[float, float] | None:

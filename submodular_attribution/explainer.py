@@ -192,4 +192,5 @@ class SubmodularExplainer:
             selector=self.selector_name,
             model=self.blackbox.name,
             predicted=predicted,
+            extra={"predicted_score": float(probs[predicted])},
         )

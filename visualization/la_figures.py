@@ -12,6 +12,10 @@ SM), titled with the methods' display names.
   [80th, 99th] percentiles, scaled to [0, 1], grey colour map.
 * ``--style overlay``: the original's colour overlays (trulens ``HeatmapVisualizer``-like): channel mean,
   Gaussian blur, signed-max normalisation to [-1, 1] mapped to [0, 1], JET blended 50/50 over the photo.
+* ``--style heat``: channel mean scaled min-max to [0, 1], a perceptual sequential map (inferno) blended over
+  the photo; ``--style jet``: the same with the originals' JET (the SMDL ``gen_cam`` look).
+
+Every style draws one colour bar saying what the colours mean.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ToolkitError, exit_on_toolkit_error
-from visualization.heatmaps import overlay, percentile_clip, to_2d
+from visualization.heatmaps import min_max, overlay, percentile_clip, to_2d
+
+STYLES = {
+    "grey": ("gray", "attribution,\n80th -> 99th percentile"),
+    "overlay": ("jet", "signed attribution / max |A|\n(0.5 = zero)"),
+    "heat": ("inferno", "map, min-max scaled\n(1 = most important)"),
+    "jet": ("jet", "map, min-max scaled\n(1 = most important)"),
+}
+"""Style -> (colour map, colour-bar label) of :func:`method_panel`."""
 
 PANEL_ORDER = ("la", "agi", "attexplore", "big", "deeplift", "eg", "fast_ig", "guided_ig", "ig", "mfaba", "sg", "sm")
 """The paper's panel order (also ``local_attribution.list_methods()``)."""
@@ -40,13 +52,16 @@ def method_order() -> list[str]:
 
 
 def display_name(method: str) -> str:
-    """The method's display name from the registry (``"Fast IG"``), else the name itself."""
-    try:
-        from local_attribution import METHODS
+    """The method's display name from the local_attribution or baseline_attribution registry (``"Fast IG"``),
+    else the name itself (``smdl`` -> ``SMDL``)."""
+    import importlib
 
-        return str(METHODS[method].display_name)
-    except (ImportError, KeyError):
-        return method
+    for package in ("local_attribution", "baseline_attribution"):
+        try:
+            return str(importlib.import_module(package).METHODS[method].display_name)
+        except (ImportError, KeyError, AttributeError):
+            continue
+    return "SMDL" if method == "smdl" else method
 
 
 def to_uint8_image(image: np.ndarray) -> np.ndarray:
@@ -83,6 +98,26 @@ def colour_overlay(image: np.ndarray, attribution: np.ndarray, blur: int = 7, al
     return overlay(to_uint8_image(image), signed_max_heat(attribution, blur), alpha=alpha, cmap="jet")
 
 
+def styled_map(photo: np.ndarray, attribution: np.ndarray, style: str) -> np.ndarray:
+    """What one panel shows: a grey ``(H, W)`` map in [0, 1] (``grey``) or an RGB uint8 overlay."""
+    if style == "grey":
+        return grey_map(attribution)
+    if style == "overlay":
+        return colour_overlay(photo, attribution)
+    return overlay(photo, min_max(to_2d(attribution)), cmap=STYLES[style][0])
+
+
+def add_colour_bar(fig: object, cmap: str, label: str) -> None:
+    """A vertical colour bar for [0, 1] at the figure's right edge."""
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+
+    cax = fig.add_axes((0.915, 0.15, 0.012, 0.7))
+    bar = fig.colorbar(ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap), cax=cax)
+    bar.set_label(label, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+
+
 def ordered_methods(methods: Sequence[str]) -> list[str]:
     """``methods`` in panel order; names the registry does not know go last, in the given order."""
     order = method_order()
@@ -106,7 +141,8 @@ def method_panel(
         images: photos, ``(3, H, W)`` float in [0, 1] or ``(H, W, 3)`` uint8 (one image may be passed alone).
         maps: per image, ``{method: (3, H, W) attribution}`` (one dict may be passed for one image).
         out: PNG (or any matplotlib format) to write; parent folders are created.
-        style: ``"grey"`` (the paper's percentile-clipped maps) or ``"overlay"`` (colour over the photo).
+        style: a key of :data:`STYLES`: ``"grey"`` (the paper's percentile-clipped maps), ``"overlay"`` (signed
+            JET over the photo), ``"heat"`` (inferno over the photo) or ``"jet"``.
         row_labels: optional label left of each row (e.g. the class name).
 
     Returns:
@@ -122,8 +158,8 @@ def method_panel(
     images = [images] if isinstance(images, np.ndarray) and images.ndim == 3 else list(images)
     if len(images) != len(maps) or not images:
         raise ValueError(f"need one map dict per image, got {len(images)} images and {len(maps)} map dicts")
-    if style not in ("grey", "overlay"):
-        raise ValueError(f"style must be 'grey' or 'overlay', got {style!r}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     methods = ordered_methods(list(dict.fromkeys(m for row in maps for m in row)))
     cols = 1 + len(methods)
     fig, axes = plt.subplots(len(images), cols, figsize=(panel_size * cols, panel_size * len(images) + 0.3),
@@ -142,16 +178,15 @@ def method_panel(
             if method not in row:
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", fontsize=8, transform=ax.transAxes)
                 continue
-            if style == "grey":
-                ax.imshow(grey_map(row[method]), cmap="gray", vmin=0, vmax=1)
-            else:
-                ax.imshow(colour_overlay(photo, row[method]))
+            ax.imshow(styled_map(photo, row[method], style), cmap="gray" if style == "grey" else None,
+                      vmin=0, vmax=1)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_visible(False)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 0.9, 1))
+    add_colour_bar(fig, *STYLES[style])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
@@ -167,13 +202,14 @@ def la_figure(image: np.ndarray, attribution: np.ndarray, out: str | Path, dpi: 
     import matplotlib.pyplot as plt
 
     photo = to_uint8_image(image)
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+    fig, axes = plt.subplots(1, 3, figsize=(8.2, 2.8))
     for ax, (title, shown) in zip(axes, (("Image", photo), ("LA", grey_map(attribution)),
                                          ("LA overlay", colour_overlay(photo, attribution)))):
-        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 0.9, 1))
+    add_colour_bar(fig, *STYLES["grey"])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
@@ -234,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="la_methods.png", help="figure file to write")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
     parser.add_argument("--methods", nargs="+", default=None, help="methods to show (default: all 12, panel order)")
-    parser.add_argument("--style", choices=("grey", "overlay"), default="grey",
-                        help="grey = percentile-clipped maps (paper); overlay = colour over the photo")
+    parser.add_argument("--style", choices=list(STYLES), default="grey",
+                        help="grey = percentile-clipped maps (paper); overlay = signed JET over the photo; "
+                             "heat = perceptual (inferno) over the photo; jet = the same in JET")
     parser.add_argument("--spatial_range", type=int, default=20, help="LA file to read: s")
     parser.add_argument("--max_iter", type=int, default=20, help="LA file to read: K")
     parser.add_argument("--sampling_times", type=int, default=20, help="LA file to read: T")

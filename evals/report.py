@@ -1,0 +1,398 @@
+"""One comparison of SMDL, LA and every baseline on the same photos, model and protocol.
+
+    python -m evals.report --eval-list demo --photos coffee chelsea --methods smdl la ig sm \\
+        --param smdl.division=grid --param smdl.grid_size=5 --param la.max_iter=5 --out report
+
+Every map is computed through its package's Python API (SMDL: ``SubmodularExplainer``; LA and the gradient
+methods: ``local_attribution.get_method``; the baselines: ``baseline_attribution.get_method``) and cached in
+``<out>/maps/<method>/<photo>.npy`` (+ ``.json``: target, seconds, forwards, settings), then scored by every
+metric and cached in ``<out>/metrics/<method>/<photo>.json``. A rerun skips what exists (resume); a cached item
+whose settings differ is recomputed. It writes:
+
+* ``report.csv`` and ``report.md``: one row per method, mean over photos (the markdown header names the model,
+  photos, protocol and method settings);
+* ``comparison.png``: mean insertion and deletion curves of the first preset, one line per method;
+* ``maps.png``: the maps of every method for each photo (perceptual colour map over the photo);
+* ``insertion_<method>_<photo>.gif`` for the first method and photo with ``--animate``.
+
+SMDL rankings become dense maps as the original's ``convert_smdl_mask`` (:meth:`Explanation.saliency_map`);
+3-channel maps (LA and the gradient methods) are averaged over channels for the pixel presets and kept whole
+for the ``la`` preset (LA ranks elements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common.errors import ToolkitError, exit_on_toolkit_error
+from common.eval_list import Sample, parse_eval_list
+from common.results import run_samples, write_json_atomic, write_npy_atomic
+from evals.causal import PRESETS, get_preset, insertion_deletion
+from evals.metrics import METRICS, highest_confidence_dense
+from evals.mufidelity import MUFIDELITY_PRESETS, get_mufidelity_preset, mufidelity
+
+SMDL = "smdl"
+
+
+def baseline_registry() -> dict[str, Any]:
+    """``baseline_attribution.METHODS`` when that package is installed, else empty."""
+    try:
+        from baseline_attribution import METHODS
+    except ImportError:
+        return {}
+    return dict(METHODS)
+
+
+def local_registry() -> dict[str, Any]:
+    from local_attribution import METHODS
+
+    return dict(METHODS)
+
+
+def available_methods() -> list[str]:
+    """``smdl``, then LA and its gradient methods, then the baselines (names shared with LA: LA's wins)."""
+    local = list(local_registry())
+    return [SMDL] + local + [m for m in baseline_registry() if m not in local]
+
+
+def parse_params(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``["la.max_iter=5", "smdl.division=grid"]`` -> ``{"la": {"max_iter": 5}, "smdl": {"division": "grid"}}``
+    (values read as YAML scalars)."""
+    import yaml
+
+    params: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for item in items:
+        key, sep, value = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise ToolkitError(f"--param {item!r}: expected METHOD.KEY=VALUE, e.g. la.max_iter=5")
+        if method not in params:
+            raise ToolkitError(f"--param {item!r}: {method!r} is not in --methods ({', '.join(methods)})")
+        params[method][name] = yaml.safe_load(value)
+    return params
+
+
+def compute_map(method: str, params: dict[str, Any], blackbox: Any, image: np.ndarray, target: int,
+                seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """One method's map of one image through its package's API: ``(S, S)`` (SMDL, baselines) or ``(3, S, S)``
+    (local_attribution), float32, and what it cost."""
+    start, forwards = time.perf_counter(), blackbox.forward_count
+    generator = torch.Generator().manual_seed(seed)
+    x = blackbox.to_tensor(blackbox.resize(image))
+    if method == SMDL:
+        from submodular_attribution.explainer import SubmodularExplainer
+
+        options = dict(params)
+        division = options.pop("division", "slico")
+        selector = options.pop("selector", "greedy")
+        explanation = SubmodularExplainer(blackbox, division, options, selector=selector).explain(image, target)
+        out = explanation.saliency_map()
+    elif method in local_registry():
+        from local_attribution import get_method
+
+        attr = get_method(method, **params).attribute(blackbox.classifier, x, torch.tensor([target]),
+                                                      internal_batch_size=blackbox.batch_size, generator=generator)
+        out = attr[0].cpu().numpy()
+    else:
+        from baseline_attribution import get_method as get_baseline
+
+        out = get_baseline(method, **params).attribute(blackbox, x, torch.tensor([target]), generator=generator)[0]
+        out = out.cpu().numpy()
+    cost = {"seconds": round(time.perf_counter() - start, 3), "forwards": blackbox.forward_count - forwards}
+    return np.asarray(out, dtype=np.float32), cost
+
+
+def dense(map_: np.ndarray) -> np.ndarray:
+    """``(S, S)`` from a ``(S, S)`` or ``(3, S, S)`` map (channel mean)."""
+    return map_.mean(axis=0) if map_.ndim == 3 else map_
+
+
+def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, presets: list[str],
+              mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float]) -> dict[str, Any]:
+    """Every metric of one map: AUCs and curves per preset, MuFidelity, highest confidence."""
+    flat = torch.from_numpy(dense(map_))[None]
+    la_maps = torch.from_numpy(map_)[None] if map_.ndim == 3 else None
+    out: dict[str, Any] = {"label": label}
+    for name in presets:
+        preset = get_preset(name)
+        res = insertion_deletion(blackbox, image, flat, preset, targets=[label] if preset.target == "label" else None,
+                                 batch_size=batch_size, la_maps=la_maps)
+        out[name] = {"insertion": float(res.insertion_aucs[0]), "deletion": float(res.deletion_aucs[0]),
+                     "x": res.x.tolist(), "insertion_curve": res.insertion_curves[0].tolist(),
+                     "deletion_curve": res.deletion_curves[0].tolist(), "target": int(res.targets[0])}
+        if name == "smdl_baseline":
+            out["highest_confidence"] = {str(b): hc for b, hc in
+                                         zip(budgets, highest_confidence_dense(res.insertion_curves[0], budgets))}
+    if mufidelity_preset:
+        res = mufidelity(blackbox, image, flat, [label], mufidelity_preset,
+                         generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
+        out["mufidelity"] = float(res.scores[0])
+    return out
+
+
+def _cached(path: Path, settings: dict[str, Any]) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("settings") == settings
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]:
+    """Validate the flags, compute (or reuse) every map and metric, write the table and figures.
+
+    ``blackbox`` replaces ``--model`` (tests pass a toy model)."""
+    if args.batch_size < 1 or args.eval_batch_size < 1 or args.max_frames < 2:
+        raise ToolkitError("--batch-size and --eval-batch-size must be >= 1, --max-frames >= 2")
+    methods = args.methods or available_methods()
+    known = available_methods()
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ToolkitError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    for name in args.presets:
+        get_preset(name)
+    if args.mufidelity:
+        get_mufidelity_preset(args.mufidelity)
+    if "smdl_baseline" not in args.presets and args.budgets:
+        print("highest confidence needs the smdl_baseline preset: column left out")
+    params = parse_params(args.param, methods)
+    samples = parse_eval_list(args.eval_list, args.Datasets)
+    if args.photos:
+        by_stem = {s.stem: s for s in samples}
+        missing = [p for p in args.photos if p not in by_stem]
+        if missing:
+            raise ToolkitError(f"--photos: {', '.join(missing)} not in --eval-list {args.eval_list} "
+                               f"({', '.join(by_stem)})")
+        samples = [by_stem[p] for p in args.photos]
+    if not samples:
+        raise ToolkitError(f"--eval-list {args.eval_list}: no samples")
+    if blackbox is None:
+        from models import load_model
+
+        blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    out = Path(args.out)
+    photos: dict[str, tuple[np.ndarray, int]] = {}
+
+    def photo(sample: Sample) -> tuple[np.ndarray, int]:
+        if sample.stem not in photos:
+            image = blackbox.resize(sample.load())
+            label = sample.label if sample.label is not None else int(blackbox.predict(blackbox.to_tensor(image)).argmax())
+            photos[sample.stem] = (image, label)
+        return photos[sample.stem]
+
+    metric_settings = {"presets": args.presets, "mufidelity": args.mufidelity, "seed": args.seed,
+                       "budgets": args.budgets, "model": args.model}
+    for method in methods:
+        map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model}
+        map_dir, metric_dir = out / "maps" / method, out / "metrics" / method
+
+        def make_map(sample: Sample, method: str = method, settings: dict = map_settings, folder: Path = map_dir) -> None:
+            image, label = photo(sample)
+            map_, cost = compute_map(method, params[method], blackbox, image, label, args.seed)
+            write_npy_atomic(folder / f"{sample.stem}.npy", map_)
+            write_json_atomic(folder / f"{sample.stem}.json", {"settings": settings, "target": label, **cost})
+
+        run_samples(samples, run_dir=out, desc=f"maps {method}", progress=not args.no_progress,
+                    is_done=lambda s, f=map_dir, st=map_settings: _cached(f / f"{s.stem}.json", st) and
+                    (f / f"{s.stem}.npy").is_file(), process=make_map)
+
+        def make_metrics(sample: Sample, folder: Path = map_dir, target_dir: Path = metric_dir,
+                         settings: dict = map_settings) -> None:
+            image, label = photo(sample)
+            map_ = np.load(folder / f"{sample.stem}.npy")
+            scores = score_map(blackbox, blackbox.to_tensor(image), map_, label, args.presets, args.mufidelity,
+                               args.seed, args.eval_batch_size, args.budgets)
+            write_json_atomic(target_dir / f"{sample.stem}.json",
+                              {"settings": {**metric_settings, "map": settings}, **scores})
+
+        run_samples([s for s in samples if (map_dir / f"{s.stem}.npy").is_file()], run_dir=out,
+                    desc=f"metrics {method}", progress=not args.no_progress,
+                    is_done=lambda s, f=metric_dir, st=map_settings: _cached(
+                        f / f"{s.stem}.json", {**metric_settings, "map": st}),
+                    process=make_metrics)
+    rows = summarise(out, methods, samples, args)
+    write_table(out, rows, table_header(args, methods, params, samples, blackbox))
+    draw_figures(out, methods, samples, args, photo, blackbox)
+    return {"rows": rows, "out": str(out)}
+
+
+def summarise(out: Path, methods: list[str], samples: list[Sample], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One row per method: metric means over the photos that have results, and the map cost."""
+    rows = []
+    for method in methods:
+        metrics = [json.loads(p.read_text()) for s in samples if (p := out / "metrics" / method / f"{s.stem}.json").is_file()]
+        costs = [json.loads(p.read_text()) for s in samples if (p := out / "maps" / method / f"{s.stem}.json").is_file()]
+        row: dict[str, Any] = {"method": method, "photos": len(metrics)}
+        for name in args.presets:
+            for game in ("insertion", "deletion"):
+                values = [m[name][game] for m in metrics]
+                row[f"{game}_{name}"] = float(np.mean(values)) if values else float("nan")
+        if args.mufidelity:
+            values = [m["mufidelity"] for m in metrics]
+            row[f"mufidelity_{args.mufidelity}"] = float(np.mean(values)) if values else float("nan")
+        if "smdl_baseline" in args.presets:
+            for budget in args.budgets:
+                values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
+                row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
+        row["map_seconds"] = float(np.mean([c["seconds"] for c in costs])) if costs else float("nan")
+        row["map_forwards"] = float(np.mean([c["forwards"] for c in costs])) if costs else float("nan")
+        rows.append(row)
+    return rows
+
+
+def _direction(column: str) -> str:
+    base = column.split("@")[0]
+    info = METRICS.get(base)
+    return "" if info is None else (" ↑" if info.higher_is_better else " ↓")
+
+
+def table_header(args: argparse.Namespace, methods: list[str], params: dict[str, dict[str, Any]],
+                 samples: list[Sample], blackbox: Any) -> str:
+    """The markdown lines above the table: model, photos, protocol (every preset spelled out), settings."""
+    lines = [f"Model **{blackbox.name}** ({blackbox.input_size}x{blackbox.input_size}), {len(samples)} photo{'s' if len(samples) != 1 else ''} "
+             f"({', '.join(s.stem for s in samples)}), seed {args.seed}, device {args.device}. Mean over photos.", ""]
+    lines.append("Protocol:")
+    for name in args.presets:
+        p = get_preset(name)
+        steps = f"{p.pixels_per_step} px/step" if p.schedule == "pixels_per_step" else f"{p.n_steps} steps"
+        lines.append(f"- `{name}`: insertion from {p.insertion_start}, deletion to {p.deletion_end}, {steps}, "
+                     f"scores the {p.target} ({p.reference}).")
+    if args.mufidelity:
+        c = get_mufidelity_preset(args.mufidelity)
+        lines.append(f"- `mufidelity_{c.name}`: grid {c.grid_size}, {c.subset_percent:.0%} of cells removed "
+                     f"({c.subset_sampling}), {c.nb_samples} samples, {c.correlation} correlation, baseline {c.baseline}.")
+    if "smdl_baseline" in args.presets:
+        lines.append("- `highest_confidence@ρ`: highest label probability on the `smdl_baseline` insertion curve "
+                     "revealing at most ρ of the image (spec smdl §5.3, here on every photo, not only misclassified ones).")
+    lines.append("- `map_seconds`, `map_forwards`: cost of one map (forwards through the black box; gradient "
+                 "methods call the network directly, so 0).")
+    lines.append("")
+    lines.append("Method settings: " + "; ".join(
+        f"{m} {json.dumps(params[m]) if params[m] else '(defaults)'}" for m in methods) + ".")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if np.isnan(value) else (f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}")
+    return str(value)
+
+
+def write_table(out: Path, rows: list[dict[str, Any]], header: str) -> None:
+    """``report.csv`` (raw numbers) and ``report.md`` (header + table with ↑/↓ on each metric)."""
+    out.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    with open(out / "report.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [header, "", "| " + " | ".join(c + _direction(c) for c in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(row[c]) for c in columns) + " |" for row in rows]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: argparse.Namespace, photo: Any,
+                 blackbox: Any) -> None:
+    """``comparison.png`` (mean curves of the first preset), ``maps.png`` (method grid) and the optional GIF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from visualization.la_figures import method_panel
+
+    preset = args.presets[0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for method in methods:
+        metrics = [json.loads(p.read_text()) for s in samples if (p := out / "metrics" / method / f"{s.stem}.json").is_file()]
+        if not metrics:
+            continue
+        for ax, game in zip(axes, ("insertion", "deletion")):
+            curve = np.mean([m[preset][f"{game}_curve"] for m in metrics], axis=0)
+            auc = np.mean([m[preset][game] for m in metrics])
+            ax.plot(metrics[0][preset]["x"], curve, label=f"{method} ({auc:.3f})")
+    for ax, game in zip(axes, ("insertion", "deletion")):
+        ax.set_title(f"{game} ({preset}), mean over {len(samples)} photo{'s' if len(samples) != 1 else ''}", fontsize=10)
+        ax.set_xlabel("fraction of pixels " + ("inserted" if game == "insertion" else "deleted"))
+        ax.set_ylabel("probability of the scored class")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "comparison.png", dpi=110)
+    plt.close(fig)
+
+    rows, images, labels = [], [], []
+    for sample in samples:
+        row = {m: dense(np.load(p)) for m in methods if (p := out / "maps" / m / f"{sample.stem}.npy").is_file()}
+        if row:
+            rows.append(row)
+            images.append(photo(sample)[0])
+            labels.append(sample.stem)
+    if rows:
+        method_panel(images, rows, out / "maps.png", style="heat", row_labels=labels)
+    if args.animate and rows:
+        from visualization.insertion_animation import animate_insertion
+
+        method, sample = methods[0], samples[0]
+        metrics_path = out / "metrics" / method / f"{sample.stem}.json"
+        if metrics_path.is_file():
+            scores = json.loads(metrics_path.read_text())[preset]
+            image = photo(sample)[0]
+            animate_insertion(image, dense(np.load(out / "maps" / method / f"{sample.stem}.npy")),
+                              np.asarray(scores["x"]), np.asarray(scores["insertion_curve"]),
+                              out / f"insertion_{method}_{sample.stem}.gif", preset=preset,
+                              title=f"{method}, {sample.stem}", max_frames=args.max_frames, blackbox=blackbox)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--eval-list", default="demo", help="eval list file of 'path label' lines, or 'demo'")
+    parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
+    parser.add_argument("--photos", nargs="+", default=None,
+                        help="only these samples (result names without extension, e.g. coffee chelsea)")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="methods to compare (default: smdl, every local_attribution method, every baseline)")
+    parser.add_argument("--param", action="append", default=[],
+                        help="method setting METHOD.KEY=VALUE, repeatable (smdl.division, smdl.selector, smdl.<division "
+                             "option>, la.max_iter, ...)")
+    parser.add_argument("--presets", nargs="+", default=["rise2018", "smdl_baseline", "xplique", "la"],
+                        choices=list(PRESETS), help="insertion/deletion presets (the first one is drawn)")
+    parser.add_argument("--mufidelity", default="smdl_clip", choices=list(MUFIDELITY_PRESETS) + [""],
+                        help="MuFidelity preset ('' = none)")
+    parser.add_argument("--budgets", type=float, nargs="*", default=[0.25],
+                        help="highest-confidence area budgets (on the smdl_baseline curve)")
+    parser.add_argument("--model", default="efficientnet_lite0", help="black-box classifier (models.list_models())")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per model forward")
+    parser.add_argument("--eval-batch-size", type=int, default=64,
+                        help="perturbed images built at once by the metrics (memory; not the result)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity masks")
+    parser.add_argument("--out", default="report", help="output folder (maps and metrics are cached there)")
+    parser.add_argument("--animate", action="store_true",
+                        help="also write an insertion GIF of the first method on the first photo")
+    parser.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (curve points subsampled)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    result = exit_on_toolkit_error(run_report)(args)
+    print((Path(args.out) / "report.md").read_text())
+    return result
+
+
+if __name__ == "__main__":
+    main()

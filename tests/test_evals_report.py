@@ -1,0 +1,151 @@
+"""The comparison report end to end on a toy model, the insertion animation and the fixed SMDL figure."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import ToolkitError
+from evals import report
+from models.base import BlackBox
+from tests.conftest import toy_classifier
+from visualization.demo import class_line, outline_prefix
+from visualization.insertion_animation import animate_insertion, frame_indices
+
+REPORT_ARGS = ["--methods", "smdl", "la", "sm",
+               "--param", "smdl.division=grid", "--param", "smdl.grid_size=3",
+               "--param", "la.max_iter=2", "--param", "la.sampling_times=2",
+               "--presets", "rise2018", "smdl_baseline", "la", "--mufidelity", "smdl_cub", "--budgets", "0.25", "1.0",
+               "--no-progress"]
+
+
+def toy_box() -> BlackBox:
+    return BlackBox(toy_classifier(num_classes=4, size=32, seed=1), batch_size=16)
+
+
+def toy_eval_list(folder) -> str:
+    """Two demo photos saved as files, labelled with toy classes 1 and 2."""
+    from common.demo_images import load_demo_photo
+
+    for name in ("coffee", "chelsea"):
+        Image.fromarray(load_demo_photo(name)[::8, ::8]).save(folder / f"{name}.png")
+    (folder / "list.txt").write_text("coffee.png 1\nchelsea.png 2\n")
+    return str(folder / "list.txt")
+
+
+def test_report_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "rep"
+    baselines = ["occlusion"] if "occlusion" in report.baseline_registry() else []
+    methods = ["smdl", "la", "sm"] + baselines
+    flags = REPORT_ARGS[:1] + methods + REPORT_ARGS[4:] + ["--eval-list", toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--out", str(out)]
+    args = report.build_parser().parse_args(flags + ["--animate", "--max-frames", "3"])
+    box = toy_box()
+    result = report.run_report(args, blackbox=box)
+    rows = {r["method"]: r for r in result["rows"]}
+    assert set(rows) == set(methods)
+    for row in rows.values():
+        assert row["photos"] == 2
+        for preset in ("rise2018", "smdl_baseline", "la"):
+            assert 0.0 <= row[f"insertion_{preset}"] <= 1.0
+        assert -1.0 <= row["mufidelity_smdl_cub"] <= 1.0
+    with open(out / "report.csv", newline="") as handle:
+        assert [r["method"] for r in csv.DictReader(handle)] == methods
+    markdown = (out / "report.md").read_text()
+    assert "rise2018" in markdown and "insertion_rise2018 ↑" in markdown and "deletion_la ↓" in markdown
+    for figure in ("comparison.png", "maps.png", "insertion_smdl_coffee.gif"):
+        assert (out / figure).stat().st_size > 0
+    assert np.load(out / "maps" / "la" / "coffee.npy").shape == (3, 32, 32)
+    assert np.load(out / "maps" / "smdl" / "coffee.npy").shape == (32, 32)
+    # resume: nothing recomputed, the same table
+    forwards = box.forward_count
+    again = report.run_report(report.build_parser().parse_args(flags), blackbox=box)
+    assert box.forward_count == forwards
+    assert again["rows"] == result["rows"]
+
+
+def test_report_bad_flags_fail_before_the_model(tmp_path):
+    parse = report.build_parser().parse_args
+    with pytest.raises(ToolkitError, match="--methods"):
+        report.run_report(parse(["--methods", "nope", "--out", str(tmp_path)]))
+    with pytest.raises(ToolkitError, match="--param"):
+        report.run_report(parse(["--methods", "sm", "--param", "la.max_iter=2", "--out", str(tmp_path)]))
+    with pytest.raises(ToolkitError, match="--photos"):
+        report.run_report(parse(["--methods", "sm", "--photos", "nope", "--out", str(tmp_path)]))
+
+
+def test_animation_frame_count(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    saliency = rng.random((24, 24)).astype(np.float32)
+    x = np.linspace(0, 1, 6)
+    curve = np.linspace(0.1, 0.9, 6)
+    out = animate_insertion(image, saliency, x, curve, tmp_path / "a.gif", max_frames=4)
+    assert Image.open(out).n_frames == len(frame_indices(6, 4)) == 4
+    out = animate_insertion(image, saliency, x, curve, tmp_path / "b.gif", max_frames=50)
+    assert Image.open(out).n_frames == 6
+
+
+def test_outline_skipped_when_prefix_covers_the_image():
+    image = np.full((20, 20, 3), 200, np.uint8)
+    small = np.zeros((20, 20), bool)
+    small[5:10, 5:10] = True
+    assert (outline_prefix(image, small) == (255, 0, 0)).all(axis=-1).any()
+    almost = np.ones((20, 20), bool)
+    almost[0, :5] = False
+    assert not (outline_prefix(image, almost) == (255, 0, 0)).all(axis=-1).any()
+
+
+def test_class_line_names_top1_when_it_differs():
+    data = {"target": 3, "target_name": "cat", "org_score": 0.2, "predicted": 5, "predicted_name": "dog",
+            "predicted_score": 0.7}
+    assert "top-1: dog (class 5, p = 0.700)" in class_line(data)
+    assert "top-1" not in class_line({**data, "predicted": 3})
+
+
+@pytest.mark.parametrize("module", ["evals.report", "visualization.insertion_animation"])
+def test_entry_module_help(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(module).main(["--help"])
+    assert exc.value.code == 0
+    assert "--out" in capsys.readouterr().out
+
+
+def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
+    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them like a direct call."""
+    import torch
+
+    import models
+    from evals import eval_AUC_faithfulness_baseline as folder_eval
+    from evals.causal import insertion_deletion
+    from evals.metrics import smdl_saliency_map
+
+    box = toy_box()
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: box)
+    eval_list = toy_eval_list(tmp_path)
+    rng = np.random.default_rng(0)
+    rank_map = rng.integers(0, 6, (32, 32)).astype(np.int16)
+    native = rng.random((3, 32, 32)).astype(np.float32)
+    (tmp_path / "maps" / "1").mkdir(parents=True)
+    np.save(tmp_path / "maps" / "1" / "coffee.npy", rank_map)
+    np.save(tmp_path / "maps" / "chelsea.npy", native)
+    summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
+                                str(tmp_path), "--preset", "la", "--no-progress"])
+    images = torch.stack([box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0]
+                          for n in ("coffee", "chelsea")])
+    flat = torch.stack([torch.from_numpy(smdl_saliency_map(rank_map)), torch.from_numpy(native.mean(0))])
+    la_maps = torch.stack([flat[0].expand(3, 32, 32), torch.from_numpy(native)])
+    direct = insertion_deletion(box, images, flat, "la", la_maps=la_maps)
+    assert summary["insertion_auc"] == pytest.approx(direct.insertion_auc)
+    assert summary["deletion_auc"] == pytest.approx(direct.deletion_auc)
+    assert (tmp_path / "maps" / "auc_la.json").is_file()
+    summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
+                                str(tmp_path), "--budgets", "0.5", "1.0", "--no-progress"])
+    curves = np.asarray([img["insertion_curve"] for img in summary["images"]])
+    full = summary["highest_confidence"][1]
+    assert full["samples"] == 2
+    assert full["highest_confidence_mean"] == pytest.approx(curves[:, 1:].max(axis=1).mean())
