@@ -121,6 +121,8 @@ class SubmodularExplainer:
         lambdas: weights of confidence, effectiveness, consistency, collaboration.
         selector: selector name (``greedy``) and its options.
         fill: what removed pixels become: ``black`` (the original), ``mean`` or ``blur``.
+        effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector, as the
+            original) for the effectiveness term's distances.
 
     Example:
         >>> from models import load_model
@@ -138,8 +140,10 @@ class SubmodularExplainer:
         selector: str = "greedy",
         selector_options: dict[str, Any] | None = None,
         fill: str = "black",
+        effectiveness_features: str = "penultimate",
     ) -> None:
         self.blackbox = blackbox
+        self.effectiveness_features = effectiveness_features
         self.division = division
         self.division_params = dict(division_params or {})
         self.lambdas = lambdas or Lambdas()
@@ -163,7 +167,8 @@ class SubmodularExplainer:
         if not 0 <= target < probs.shape[0]:
             raise ToolkitError(f"target class {target} is outside the model's {probs.shape[0]} classes")
         objective = SubmodularObjective(
-            self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill)
+            self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill),
+            effectiveness_features=self.effectiveness_features,
         )
         selection = self.selector.select(objective)
         # With every region ranked, the last complement is the empty image: p_t(baseline) = 1 - collaboration.
