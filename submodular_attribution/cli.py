@@ -78,7 +78,8 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
                         help="bidirectional: candidates the backward half evaluates per step (LiMA: 8, classifiers 12)")
     search.add_argument("--lazy-batch", type=int, default=4, help="lazy: regions re-scored per batch")
     search.add_argument("--forward-budget", type=int, default=0,
-                        help="lazy: forwards per image for setup + search (0 = exact lazy greedy, no budget)")
+                        help="lazy, window: forwards per image for setup + search (0 = no budget; lazy is then exact)")
+    search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
     search.add_argument("--head-steps", type=int, default=0, help="tail: full greedy batches before the tail is ordered")
     search.add_argument("--sample-size", type=int, default=2, help="stochastic: regions scored per step")
     search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
@@ -103,7 +104,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     return parser
 
 
-SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "head_steps", "sample_size", "seed")
+SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "head_steps", "sample_size", "seed")
 
 
 def selector_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -167,6 +168,8 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
         return f"-pending-samples-{args.pending_samples}"
     if selector == "lazy":
         return f"-batch-{args.lazy_batch}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "window":
+        return f"-{args.window}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     if selector == "tail":
         return f"-head-{args.head_steps}"
     if selector == "stochastic":
@@ -203,7 +206,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         if action.choices is not None and value is not None and value not in action.choices:
             flag = action.option_strings[-1] if action.option_strings else action.dest
             raise ToolkitError(f"{flag} {value}: choose one of {', '.join(map(str, action.choices))}")
-    for flag in ("region_size", "grid_size", "batch_size", "pending_samples", "lazy_batch", "sample_size"):
+    for flag in ("region_size", "grid_size", "batch_size", "pending_samples", "lazy_batch", "sample_size", "window"):
         if getattr(args, flag) < 1:
             raise ToolkitError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be >= 1")
 

@@ -15,7 +15,8 @@ from submodular_attribution.selection.bidirectional import bidirectional_forward
 from tests.conftest import toy_classifier
 
 # options that make each selector exercise its interesting path on 9-16 regions
-OPTIONS = {"pending_samples": 3, "forward_budget": 60, "lazy_batch": 2, "head_steps": 1, "sample_size": 3, "seed": 1}
+OPTIONS = {"pending_samples": 3, "forward_budget": 60, "lazy_batch": 2, "head_steps": 1, "sample_size": 3, "seed": 1,
+           "window": 3}
 LAMBDAS = {"smdl": Lambdas(0.3, 0.05, 1.0, 1.0), "lima": Lambdas(0.01, 0.0, 20.0, 5.0)}
 
 
@@ -63,7 +64,7 @@ def test_exact_selectors_return_greedys_order_on_a_modular_objective(name, seed)
     weights[3] = weights[7]  # a tie: the lower index first
     expected = get_selector("greedy").select(ModularObjective(weights)).ranking
     assert expected == list(np.argsort(-weights, kind="stable"))
-    for options in ({}, {"pending_samples": 2, "lazy_batch": 1, "head_steps": 2}):
+    for options in ({}, {"pending_samples": 2, "lazy_batch": 1, "head_steps": 2, "window": 2}):
         assert get_selector(name, **options).select(ModularObjective(weights)).ranking == expected
 
 
