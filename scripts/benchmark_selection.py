@@ -42,13 +42,13 @@ DEFAULT_SELECTORS = [
 GOAL_FORWARDS, GOAL_INSERTION, GOAL_DELETION = 250, 0.99, 1.01
 
 
-def parse_selector(spec: str) -> tuple[str, dict[str, int]]:
+def parse_selector(spec: str) -> tuple[str, dict[str, int | str]]:
     """``"lazy:lazy_batch=4,forward_budget=240"`` -> ``("lazy", {"lazy_batch": 4, "forward_budget": 240})``."""
     name, _, rest = spec.partition(":")
     options = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
-        options[key] = int(value)
+        options[key] = int(value) if value.lstrip("-").isdigit() else value
     return name, options
 
 

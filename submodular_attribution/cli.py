@@ -80,6 +80,8 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     search.add_argument("--forward-budget", type=int, default=0,
                         help="lazy, window: forwards per image for setup + search (0 = no budget; lazy is then exact)")
     search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
+    search.add_argument("--prior", default="score", choices=["score", "log"],
+                        help="window: order regions by F of the single region (score) or by log p(kept) - log p(removed) (log)")
     search.add_argument("--head-steps", type=int, default=0, help="tail: full greedy batches before the tail is ordered")
     search.add_argument("--sample-size", type=int, default=2, help="stochastic: regions scored per step")
     search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
@@ -104,7 +106,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     return parser
 
 
-SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "head_steps", "sample_size", "seed")
+SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "prior", "head_steps", "sample_size", "seed")
 
 
 def selector_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -169,7 +171,7 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
     if selector == "lazy":
         return f"-batch-{args.lazy_batch}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     if selector == "window":
-        return f"-{args.window}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+        return f"-{args.window}-{args.prior}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     if selector == "tail":
         return f"-head-{args.head_steps}"
     if selector == "stochastic":

@@ -131,3 +131,11 @@ def test_amp_and_compile_are_cuda_only_and_say_so(toy_blackbox):
     notes = toy_blackbox.enable_fast_paths("bf16", compile=True)
     assert len(notes) == 2 and all("CUDA only" in note for note in notes)
     assert toy_blackbox.amp is None and toy_blackbox._compiled is None
+
+
+def test_window_log_prior_ranks_every_region_with_real_curves(toy_blackbox):
+    objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid=3)
+    selection = get_selector("window", window=2, prior="log").select(objective)
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 10)), 9))
+    assert sorted(selection.ranking) == list(range(9))
+    np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)

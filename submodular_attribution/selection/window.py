@@ -17,13 +17,17 @@ from submodular_attribution.selection.base import (
 )
 from submodular_attribution.selection.greedy import GreedySelector
 
+PRIORS = ("score", "log")
+
 
 @register_selector
 class WindowSelector(Selector):
     """Greedy restricted to a sliding window of a prior order, the extra forwards spent where curves move.
 
-    1. One batch of single-region scores F({c}) (reusing the effectiveness setup's single-region images when
-       there are some) orders the regions: the prior.
+    1. One batch of single-region scores (reusing the effectiveness setup's single-region images when there are
+       some) orders the regions: the prior. ``prior="score"`` orders by F({c}); ``prior="log"`` by
+       log p_t(x_c) - log p_t(x_{V∖c}), the evidence of keeping c alone and of removing it, in log space (the
+       probabilities of single regions are often ~1e-4, where F cannot tell them apart).
     2. Each step scores S ∪ {c} for the first w remaining regions of the prior and appends the best. All w are
        compared at the same S, so, unlike lazy greedy's stale bounds on this non-submodular F (a region
        re-scored after the collaboration term saturated drops behind every never-re-scored one), an important
@@ -38,6 +42,7 @@ class WindowSelector(Selector):
 
     Args:
         window: most regions re-scored per step.
+        prior: ``score`` (F of the single region) or ``log`` (log-evidence, see 1.).
         forward_budget: forwards per image for setup + search (0 = ``window`` every step).
         progress: show a per-step progress bar.
     """
@@ -46,9 +51,12 @@ class WindowSelector(Selector):
     description = "greedy over a sliding --window of the single-region order, within --forward-budget"
     exact = True
 
-    def __init__(self, window: int = 8, forward_budget: int = 0, progress: bool = False) -> None:
+    def __init__(self, window: int = 8, forward_budget: int = 0, prior: str = "score", progress: bool = False) -> None:
         if window < 1:
             raise ValueError("window must be >= 1")
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}")
+        self.prior = prior
         self.window = int(window)
         self.forward_budget = int(forward_budget)
         self.progress = progress
@@ -58,7 +66,7 @@ class WindowSelector(Selector):
         spent = int(getattr(objective, "setup_forwards", 0))
         spent += m if getattr(objective, "singleton_probs", None) is not None else 2 * m
         first = singleton_scores(objective)
-        prior = torch.argsort(-first.total.detach().double().cpu(), stable=True)  # ties: lowest index first
+        prior = torch.argsort(-self._prior_values(first), stable=True)  # ties: lowest index first
         start = int(prior[0])
         ranking, known = [start], {1: first.at(start)}
         chosen = torch.zeros(m, dtype=torch.bool)
@@ -76,6 +84,13 @@ class WindowSelector(Selector):
             ranking.append(pick)
             known[len(ranking)] = scores.at(best)
         return complete_selection(objective, ranking, known)
+
+    def _prior_values(self, singles) -> torch.Tensor:
+        if self.prior == "score":
+            return singles.total.detach().double().cpu()
+        kept = singles.consistency.detach().double().cpu()
+        removed = 1.0 - singles.collaboration.detach().double().cpu()
+        return torch.log(kept.clamp_min(1e-12)) - torch.log(removed.clamp_min(1e-12))
 
     def _width(self, spent: int, remaining_steps: int) -> int:
         if self.forward_budget <= 0:
