@@ -78,7 +78,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
                         help="bidirectional: candidates the backward half evaluates per step (LiMA: 8, classifiers 12)")
     search.add_argument("--lazy-batch", type=int, default=4, help="lazy: regions re-scored per batch")
     search.add_argument("--forward-budget", type=int, default=0,
-                        help="lazy, window: forwards per image for setup + search (0 = no budget; lazy is then exact)")
+                        help="lazy, window, stochastic: forwards per image for setup + search (0 = no budget; lazy is then exact)")
     search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
     search.add_argument("--prior", default="score", choices=["score", "log"],
                         help="window: order regions by F of the single region (score) or by log p(kept) - log p(removed) (log)")
@@ -175,7 +175,7 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
     if selector == "tail":
         return f"-head-{args.head_steps}"
     if selector == "stochastic":
-        return f"-sample-{args.sample_size}-seed-{args.seed}"
+        return f"-sample-{args.sample_size}-seed-{args.seed}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     return ""
 
 

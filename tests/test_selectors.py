@@ -100,10 +100,11 @@ def test_bidirectional_formula_matches_the_spec_example():
     assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1218 + 336 + 54 + 2 + 49
 
 
-def test_budgeted_lazy_stays_within_its_budget(toy_blackbox):
+@pytest.mark.parametrize("name", ["lazy", "window", "stochastic"])
+def test_budgeted_selectors_stay_within_their_budget(toy_blackbox, name):
     objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
     before = toy_blackbox.forward_count
-    get_selector("lazy", lazy_batch=4, forward_budget=90).select(objective)
+    get_selector(name, lazy_batch=4, window=6, forward_budget=90).select(objective)
     assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
 
 
