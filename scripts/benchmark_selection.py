@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from common.demo_images import DEMO_PHOTOS, load_demo_photo
 from evals.smdl_curves import areas_from_region_stack, smdl_curves
@@ -91,6 +90,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", default="benchmark_results/selection_benchmark", help="writes <out>.csv and <out>.md")
     parser.add_argument("--cached-greedy-only", action="store_true",
                         help="do not run plain greedy: compare with its cached runs only (ratios blank where missing)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: tabulate the cached runs (a selector missing a photo is left out)")
     args = parser.parse_args(argv)
     if "greedy" not in args.selectors:
         args.selectors = ["greedy", *args.selectors]
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     path = cache / weighting / features / spec.replace(":", "_").replace(",", "_") / f"{photo}.json"
                     if path.exists():
                         record = json.loads(path.read_text())
-                    elif spec == "greedy" and args.cached_greedy_only:
+                    elif args.table_only or (spec == "greedy" and args.cached_greedy_only):
                         continue
                     else:
                         if blackbox is None:
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             ref_ins = np.mean([r["insertion"] for r in reference])
             ref_del = np.mean([r["deletion"] for r in reference])
             for spec in args.selectors:
+                if any((weighting, features, spec, p) not in records for p in args.photos):
+                    continue
                 runs = [records[weighting, features, spec, p] for p in args.photos]
                 ins, dele = float(np.mean([r["insertion"] for r in runs])), float(np.mean([r["deletion"] for r in runs]))
                 forwards = float(np.mean([r["forwards"] for r in runs]))
@@ -160,7 +163,7 @@ def write_tables(rows: list[dict], args: argparse.Namespace, out: Path) -> None:
     header = ("| weighting | eff. features | selector | regions | forwards/image (max) | s/image | peak MB | "
               "Insertion | Deletion | Ins / greedy | Del / greedy | Spearman vs greedy | goal |")
     lines = [f"means over {len(args.photos)} demo photos ({', '.join(args.photos)}), EfficientNet-Lite0, SLICO 30, "
-             f"batch {args.batch_size}, torch threads {torch.get_num_threads()}; goal: <= {GOAL_FORWARDS} forwards, "
+             f"batch {args.batch_size}; seconds are each run's wall time on the machine as it was then; goal: <= {GOAL_FORWARDS} forwards, "
              f"Insertion >= {GOAL_INSERTION:.0%} and Deletion <= {GOAL_DELETION:.0%} of greedy's", "", header,
              "|---" * 13 + "|"]
     for r in rows:
