@@ -16,9 +16,12 @@ from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
 from models import DEFAULT_MODEL, list_models, load_model
+from models.registry import check_model_name
+from submodular_attribution import family_options
 from submodular_attribution.explainer import Explanation, SubmodularExplainer
 from submodular_attribution.masking import FILLS
 from submodular_attribution.objective import EFFECTIVENESS_FEATURES, Lambdas
+from submodular_attribution.region_inputs import sample_region_inputs
 from submodular_attribution.regions import DIVISIONS
 from submodular_attribution.selection import SELECTORS
 
@@ -43,6 +46,11 @@ class Preset:
     effectiveness_features: str = "penultimate"
     pending_samples: int = 8
     extra_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def shipped_config(relative: str) -> str:
+    """Absolute path of a file shipped in the project's ``configs/`` folder (class-name and template lists)."""
+    return str(Path(__file__).resolve().parents[1] / "configs" / relative)
 
 
 def build_parser(preset: Preset) -> argparse.ArgumentParser:
@@ -87,8 +95,12 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=preset.model, choices=list_models(), help="black-box classifier")
-    model.add_argument("--weights", default=None, help="local weights file (torchvision models; this machine cannot download)")
+    model.add_argument("--model", default=preset.model,
+                       help=f"black box: {', '.join(list_models())}; clip:<open_clip architecture> (zero-shot); "
+                            "embed:<model> (reference embedding)")
+    model.add_argument("--weights", default=None,
+                       help="local weights file (torchvision / open_clip checkpoint; or an open_clip pretrained tag already "
+                            "in the local cache); this machine cannot download")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32, help="images per model forward (memory vs speed)")
     model.add_argument("--amp", default=None, choices=["bf16"],
@@ -102,6 +114,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     output.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--config", default=None,
                         help="YAML file of flag defaults (keys are flag names, e.g. lambda2: 0.05); command-line flags win")
+    family_options.add_family_arguments(parser)
     parser.set_defaults(**preset.extra_defaults)
     return parser
 
@@ -147,7 +160,7 @@ def _float_name(value: float) -> str:
 def run_folder_name(args: argparse.Namespace) -> str:
     """``<division>-<λ1>-<λ2>-<λ3>-<λ4>[-<selector>]`` as the original (floats printed by Python), with the
     division's size appended when it is not the default."""
-    division = args.superpixel_algorithm
+    division = family_options.family_division_name(args) or args.superpixel_algorithm
     if division == "slico" and args.region_size != DEFAULT_REGION_SIZE:
         division = f"slico{args.region_size}"
     elif division == "grid":
@@ -181,16 +194,22 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
 
 def division_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.superpixel_algorithm == "slico":
-        return {"region_size": args.region_size}
+        params = {"region_size": args.region_size}
+        return params if args.ruler == family_options.DEFAULT_RULER else {**params, "ruler": args.ruler}
     if args.superpixel_algorithm == "grid":
         return {"grid_size": args.grid_size}
-    return {}
+    return family_options.family_division_params(args)
 
 
 def result_paths(run_dir: Path, sample: Sample, target: int | None) -> tuple[Path, Path]:
     """``json/<class>/<stem>.json`` and ``npy/<class>/<stem>.npy``; class is the label, or ``top1`` when unlabelled."""
-    folder = str(target) if target is not None else "top1"
+    folder = class_folder(target)
     return run_dir / "json" / folder / f"{sample.stem}.json", run_dir / "npy" / folder / f"{sample.stem}.npy"
+
+
+def class_folder(label: int | None) -> str:
+    """Result sub-folder of a sample: its label, or ``top1`` when unlabelled."""
+    return str(label) if label is not None else "top1"
 
 
 def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, image_ref: str,
@@ -211,6 +230,8 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     for flag in ("region_size", "grid_size", "batch_size", "pending_samples", "lazy_batch", "sample_size", "window"):
         if getattr(args, flag) < 1:
             raise ToolkitError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be >= 1")
+    check_model_name(args.model)
+    family_options.validate_family_args(args)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
@@ -221,7 +242,8 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {run_dir}")
     if not todo:
         return run_dir, BatchReport(skipped=len(samples))
-    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
+                          **family_options.model_options(args))
     for note in blackbox.enable_fast_paths(args.amp, args.compile):
         print(note)
     explainer = SubmodularExplainer(
@@ -233,14 +255,23 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         selector_options=selector_options(args),
         fill=args.fill,
         effectiveness_features=args.effectiveness_features,
+        confidence_term=family_options.confidence_term(args),
     )
     settings = {k: v for k, v in vars(args).items() if k not in ("begin", "end", "no_progress", "config")}
     write_json_atomic(run_dir / "config.json", settings)
 
     def process(sample: Sample) -> None:
-        explanation = explainer.explain(sample.load(), sample.label)
-        explanation.extra["division_params"] = explainer.division_params
         json_path, npy_path = result_paths(run_dir, sample, sample.label)
+        region_inputs = sample_region_inputs(args.superpixel_algorithm, family_options.region_folders(args),
+                                             class_folder(sample.label), sample.stem)
+        uncertainty = getattr(explainer.confidence_term, "uncertainty", None)
+        uncertainty_before = uncertainty.forward_count if uncertainty is not None else 0
+        explanation = explainer.explain(sample.load(), sample.label, region_inputs=region_inputs)
+        explanation.extra["division_params"] = explainer.division_params
+        if uncertainty is not None:
+            explanation.extra["uncertainty_forward_passes"] = uncertainty.forward_count - uncertainty_before
+        if args.record_counterfactual:
+            family_options.record_counterfactual(explainer, explanation, blackbox.class_names)
         save_explanation(explanation, json_path, npy_path, sample.ref, blackbox.class_names, args.save_region_images)
 
     report = run_samples(

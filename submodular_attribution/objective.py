@@ -3,7 +3,8 @@ for softmax classifiers (specs/smdl.md §3.1, with the classifier in place of CL
 
 * consistency(S)   = p_t(x_S), the target probability of the image that keeps only S;
 * collaboration(S) = 1 - p_t(x_{V∖S}), one minus the target probability of the complement image;
-* confidence(S)    = 1 - H(p(x_S)) / log C, with H(p) = -Σ p log(p + 1e-7);
+* confidence(S)    = 1 - H(p(x_S)) / log C, with H(p) = -Σ p log(p + 1e-7), or a pluggable ``confidence_term``
+  (the evidential 1 - K/Σα of an uncertainty model, :mod:`models.evidential`);
 * effectiveness(S) = Σ_{i∈S} min_{j∈S, j≠i} d_ij, d_ij = arccos(cos(f_i, f_j)) / π on the pooled penultimate
   features f_i of the single-region images (precomputed, m forwards); 0 when |S| = 1. With
   ``effectiveness_features="logits"`` f_i is the model's output vector (logits), as the original, which reads
@@ -13,10 +14,12 @@ for softmax classifiers (specs/smdl.md §3.1, with the classifier in place of CL
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 
+from common.errors import ToolkitError
 from models.base import BlackBox
 from submodular_attribution.masking import compose_masked
 
@@ -93,6 +96,8 @@ class SubmodularObjective:
         fill: ``(3, H, W)`` replacement for removed pixels (zeros = black, the original).
         effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector) for the
             effectiveness distances.
+        confidence_term: replaces the entropy confidence: called with a chunk of kept images ``(b, 3, H, W)``,
+            returns ``(b,)`` (e.g. :class:`models.evidential.EvidentialConfidence`); skipped when λ1 = 0.
 
     Attributes:
         setup_forwards: forwards spent in the constructor (the m single-region images when λ2 != 0).
@@ -108,7 +113,9 @@ class SubmodularObjective:
         lambdas: Lambdas,
         fill: torch.Tensor | None = None,
         effectiveness_features: str = "penultimate",
+        confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
+        self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.image = image.to(blackbox.device)
         self.labels = labels.to(blackbox.device).long()
@@ -123,6 +130,8 @@ class SubmodularObjective:
             singletons = torch.eye(self.num_regions, dtype=torch.bool, device=blackbox.device)
             self.singleton_probs, feats = self._predict(singletons, with_features=True)
             if effectiveness_features == "logits":
+                if not isinstance(getattr(blackbox.classifier, "head", None), torch.nn.Module):
+                    raise ToolkitError(f"--effectiveness-features logits: {blackbox.name} has no classifier head; use penultimate")
                 with torch.inference_mode():
                     feats = blackbox.classifier.head(feats).float()  # the head is linear: logits from the same forward
             self.distances = angular_distances(feats)
@@ -144,6 +153,15 @@ class SubmodularObjective:
             return torch.cat(probs), torch.cat(feats)
         return torch.cat(probs), None
 
+    def _term_confidence(self, subsets: torch.Tensor) -> torch.Tensor:
+        """``confidence_term`` on the kept images of ``subsets``, composed chunk by chunk -> ``(B,)``."""
+        step = self.blackbox.batch_size
+        values = [
+            self.confidence_term(compose_masked(self.image, self.fill, self.labels, subsets[start : start + step])).to(self.image.device)
+            for start in range(0, subsets.shape[0], step)
+        ]
+        return torch.cat(values)
+
     def score(self, subsets: torch.Tensor, kept_probs: torch.Tensor | None = None) -> TermScores:
         """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images), or
         B when the kept images' probabilities ``kept_probs`` ``(B, C)`` are given (e.g. :attr:`singleton_probs`)."""
@@ -152,7 +170,10 @@ class SubmodularObjective:
         complement, _ = self._predict(~subsets)
         consistency = kept[:, self.target]
         collaboration = 1.0 - complement[:, self.target]
-        confidence = normalised_entropy_confidence(kept)
+        if self.confidence_term is not None:
+            confidence = self._term_confidence(subsets) if self.lambdas.confidence != 0 else torch.zeros_like(consistency)
+        else:
+            confidence = normalised_entropy_confidence(kept)
         if self.distances is not None:
             effectiveness = effectiveness_scores(self.distances, subsets)
         else:
