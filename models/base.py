@@ -111,6 +111,32 @@ class BlackBox:
         self.classifier.to(memory_format=torch.channels_last)
         self.batch_size = int(batch_size)
         self.forward_count = 0
+        self.amp: str | None = None
+        self._compiled = None
+
+    def enable_fast_paths(self, amp: str | None = None, compile: bool = False) -> list[str]:
+        """CUDA-only speed-ups: ``amp="bf16"`` runs forwards under bfloat16 autocast (probabilities still
+        float32 softmax), ``compile`` wraps the network in ``torch.compile``. On any other device both are
+        left off (CPU bf16 autocast is slower than float32 on most CPUs and compile's warm-up exceeds a
+        typical run); returns one note per ignored request, for the caller to print."""
+        notes = []
+        if self.device.type != "cuda":
+            if amp:
+                notes.append(f"--amp {amp}: applies on CUDA only; ignored on {self.device.type} (float32 forwards)")
+            if compile:
+                notes.append(f"--compile: applies on CUDA only; ignored on {self.device.type} (eager forwards)")
+            return notes
+        self.amp = amp or None
+        if compile:
+            self._compiled = torch.compile(self.classifier.forward_with_features)
+        return notes
+
+    def _forward_with_features(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        forward = self._compiled or self.classifier.forward_with_features
+        if self.amp == "bf16":
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return forward(chunk)
+        return forward(chunk)
 
     @property
     def name(self) -> str:
@@ -168,7 +194,7 @@ class BlackBox:
         with torch.inference_mode():
             for start in range(0, x.shape[0], self.batch_size):
                 chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
-                logits, feat = self.classifier.forward_with_features(chunk)
+                logits, feat = self._forward_with_features(chunk)
                 outputs.append(transform(logits, feat.float()))
                 if with_features:
                     feats.append(feat.float())

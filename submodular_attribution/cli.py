@@ -20,7 +20,7 @@ from models.registry import check_model_name
 from submodular_attribution import family_options
 from submodular_attribution.explainer import Explanation, SubmodularExplainer
 from submodular_attribution.masking import FILLS
-from submodular_attribution.objective import Lambdas
+from submodular_attribution.objective import EFFECTIVENESS_FEATURES, Lambdas
 from submodular_attribution.region_inputs import sample_region_inputs
 from submodular_attribution.regions import DIVISIONS
 from submodular_attribution.selection import SELECTORS
@@ -43,6 +43,8 @@ class Preset:
     save_dir: str = "./submodular_results/imagenet-{model}/"
     model: str = DEFAULT_MODEL
     selector: str = "greedy"
+    effectiveness_features: str = "penultimate"
+    pending_samples: int = 8
     extra_defaults: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +78,21 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
         objective.add_argument(f"--lambda{index}", type=float, default=default, help=f"weight of the {term} term")
     objective.add_argument("--selector", default=preset.selector, choices=sorted(SELECTORS), help="subset selection algorithm")
     objective.add_argument("--fill", default="black", choices=FILLS, help="what removed pixels become (the original: black)")
+    objective.add_argument("--effectiveness-features", default=preset.effectiveness_features, choices=EFFECTIVENESS_FEATURES,
+                           help="features of the single-region images the effectiveness distances use: the pooled "
+                                "penultimate activations or the logits (the model's output vector, as the original)")
+    search = parser.add_argument_group("selector options (each selector reads the ones it uses)")
+    search.add_argument("--pending-samples", type=int, default=preset.pending_samples,
+                        help="bidirectional: candidates the backward half evaluates per step (LiMA: 8, classifiers 12)")
+    search.add_argument("--lazy-batch", type=int, default=4, help="lazy: regions re-scored per batch")
+    search.add_argument("--forward-budget", type=int, default=0,
+                        help="lazy, window, stochastic: forwards per image for setup + search (0 = no budget; lazy is then exact)")
+    search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
+    search.add_argument("--prior", default="score", choices=["score", "log"],
+                        help="window: order regions by F of the single region (score) or by log p(kept) - log p(removed) (log)")
+    search.add_argument("--head-steps", type=int, default=0, help="tail: full greedy batches before the tail is ordered")
+    search.add_argument("--sample-size", type=int, default=2, help="stochastic: regions scored per step")
+    search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--model", default=preset.model,
@@ -86,6 +103,9 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
                             "in the local cache); this machine cannot download")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32, help="images per model forward (memory vs speed)")
+    model.add_argument("--amp", default=None, choices=["bf16"],
+                       help="bfloat16 autocast for the forwards on CUDA (ignored, with a note, on CPU)")
+    model.add_argument("--compile", action="store_true", help="torch.compile the model on CUDA (ignored, with a note, on CPU)")
 
     output = parser.add_argument_group("output")
     output.add_argument("--save-dir", default=preset.save_dir, help="results root; {model} is replaced by the model name")
@@ -97,6 +117,14 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     family_options.add_family_arguments(parser)
     parser.set_defaults(**preset.extra_defaults)
     return parser
+
+
+SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "prior", "head_steps", "sample_size", "seed")
+
+
+def selector_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Every selector flag; :func:`get_selector` passes each selector the ones its constructor takes."""
+    return {"progress": not args.no_progress, **{flag: getattr(args, flag) for flag in SELECTOR_FLAGS}}
 
 
 def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> None:
@@ -139,10 +167,29 @@ def run_folder_name(args: argparse.Namespace) -> str:
         division = f"grid{args.grid_size}x{args.grid_size}"
     parts = [division] + [_float_name(v) for v in (args.lambda1, args.lambda2, args.lambda3, args.lambda4)]
     if args.selector != "greedy":
-        parts.append(args.selector)
+        parts.append(args.selector + selector_folder_suffix(args))
     if args.fill != "black":
         parts.append(f"fill-{args.fill}")
+    if getattr(args, "effectiveness_features", "penultimate") != "penultimate" and args.lambda2 != 0:
+        parts.append(f"eff-{args.effectiveness_features}")
     return "-".join(parts)
+
+
+def selector_folder_suffix(args: argparse.Namespace) -> str:
+    """The options that change a selector's ranking, so runs with other options never share (resume) a folder;
+    bidirectional as LiMA's ``-pending-samples-<P>``."""
+    selector = args.selector
+    if selector == "bidirectional":
+        return f"-pending-samples-{args.pending_samples}"
+    if selector == "lazy":
+        return f"-batch-{args.lazy_batch}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "window":
+        return f"-{args.window}-{args.prior}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "tail":
+        return f"-head-{args.head_steps}"
+    if selector == "stochastic":
+        return f"-sample-{args.sample_size}-seed-{args.seed}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    return ""
 
 
 def division_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,7 +227,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         if action.choices is not None and value is not None and value not in action.choices:
             flag = action.option_strings[-1] if action.option_strings else action.dest
             raise ToolkitError(f"{flag} {value}: choose one of {', '.join(map(str, action.choices))}")
-    for flag in ("region_size", "grid_size", "batch_size"):
+    for flag in ("region_size", "grid_size", "batch_size", "pending_samples", "lazy_batch", "sample_size", "window"):
         if getattr(args, flag) < 1:
             raise ToolkitError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be >= 1")
     check_model_name(args.model)
@@ -197,14 +244,17 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         return run_dir, BatchReport(skipped=len(samples))
     blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
                           **family_options.model_options(args))
+    for note in blackbox.enable_fast_paths(args.amp, args.compile):
+        print(note)
     explainer = SubmodularExplainer(
         blackbox,
         division=args.superpixel_algorithm,
         division_params=division_params(args),
         lambdas=Lambdas(args.lambda1, args.lambda2, args.lambda3, args.lambda4),
         selector=args.selector,
-        selector_options={"progress": not args.no_progress},
+        selector_options=selector_options(args),
         fill=args.fill,
+        effectiveness_features=args.effectiveness_features,
         confidence_term=family_options.confidence_term(args),
     )
     settings = {k: v for k, v in vars(args).items() if k not in ("begin", "end", "no_progress", "config")}

@@ -122,6 +122,8 @@ class SubmodularExplainer:
         lambdas: weights of confidence, effectiveness, consistency, collaboration.
         selector: selector name (``greedy``) and its options.
         fill: what removed pixels become: ``black`` (the original), ``mean`` or ``blur``.
+        effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector, as the
+            original) for the effectiveness term's distances.
         confidence_term: replaces the entropy confidence (e.g. :class:`models.evidential.EvidentialConfidence`).
 
     Example:
@@ -140,10 +142,12 @@ class SubmodularExplainer:
         selector: str = "greedy",
         selector_options: dict[str, Any] | None = None,
         fill: str = "black",
+        effectiveness_features: str = "penultimate",
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.confidence_term = confidence_term
         self.blackbox = blackbox
+        self.effectiveness_features = effectiveness_features
         self.division = division
         self.division_params = dict(division_params or {})
         self.lambdas = lambdas or Lambdas()
@@ -172,6 +176,7 @@ class SubmodularExplainer:
             raise ToolkitError(f"target class {target} is outside the model's {probs.shape[0]} classes")
         objective = SubmodularObjective(
             self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill),
+            effectiveness_features=self.effectiveness_features,
             confidence_term=self.confidence_term,
         )
         selection = self.selector.select(objective)

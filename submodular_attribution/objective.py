@@ -6,7 +6,9 @@ for softmax classifiers (specs/smdl.md §3.1, with the classifier in place of CL
 * confidence(S)    = 1 - H(p(x_S)) / log C, with H(p) = -Σ p log(p + 1e-7), or a pluggable ``confidence_term``
   (the evidential 1 - K/Σα of an uncertainty model, :mod:`models.evidential`);
 * effectiveness(S) = Σ_{i∈S} min_{j∈S, j≠i} d_ij, d_ij = arccos(cos(f_i, f_j)) / π on the pooled penultimate
-  features f_i of the single-region images (precomputed, m forwards); 0 when |S| = 1.
+  features f_i of the single-region images (precomputed, m forwards); 0 when |S| = 1. With
+  ``effectiveness_features="logits"`` f_i is the model's output vector (logits), as the original, which reads
+  the model's output.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from common.errors import ToolkitError
 from models.base import BlackBox
 from submodular_attribution.masking import compose_masked
 
 TERMS = ("confidence", "effectiveness", "consistency", "collaboration")
+EFFECTIVENESS_FEATURES = ("penultimate", "logits")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class TermScores:
     consistency: torch.Tensor
     collaboration: torch.Tensor
     total: torch.Tensor
+    complement_confidence: torch.Tensor | None = None  # 1 - H(p(x_{V∖S}))/log C, for scoring V∖S from the same forwards
 
     def at(self, index: int) -> dict[str, float]:
         return {name: float(getattr(self, name)[index]) for name in (*TERMS, "total")}
@@ -89,8 +94,14 @@ class SubmodularObjective:
         target: class index explained.
         lambdas: term weights.
         fill: ``(3, H, W)`` replacement for removed pixels (zeros = black, the original).
+        effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector) for the
+            effectiveness distances.
         confidence_term: replaces the entropy confidence: called with a chunk of kept images ``(b, 3, H, W)``,
             returns ``(b,)`` (e.g. :class:`models.evidential.EvidentialConfidence`); skipped when λ1 = 0.
+
+    Attributes:
+        setup_forwards: forwards spent in the constructor (the m single-region images when λ2 != 0).
+        singleton_probs: ``(m, C)`` probabilities of the single-region images when they were forwarded, else None.
     """
 
     def __init__(
@@ -101,6 +112,7 @@ class SubmodularObjective:
         target: int,
         lambdas: Lambdas,
         fill: torch.Tensor | None = None,
+        effectiveness_features: str = "penultimate",
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.confidence_term = confidence_term
@@ -112,10 +124,18 @@ class SubmodularObjective:
         self.lambdas = lambdas
         self.num_regions = int(self.labels.max()) + 1
         self.distances: torch.Tensor | None = None
+        self.singleton_probs: torch.Tensor | None = None
+        self.setup_forwards = 0
         if lambdas.effectiveness != 0:
             singletons = torch.eye(self.num_regions, dtype=torch.bool, device=blackbox.device)
-            _, feats = self._predict(singletons, with_features=True)
+            self.singleton_probs, feats = self._predict(singletons, with_features=True)
+            if effectiveness_features == "logits":
+                if not isinstance(getattr(blackbox.classifier, "head", None), torch.nn.Module):
+                    raise ToolkitError(f"--effectiveness-features logits: {blackbox.name} has no classifier head; use penultimate")
+                with torch.inference_mode():
+                    feats = blackbox.classifier.head(feats).float()  # the head is linear: logits from the same forward
             self.distances = angular_distances(feats)
+            self.setup_forwards = self.num_regions
 
     def _predict(self, subsets: torch.Tensor, with_features: bool = False):
         """Probabilities (and features) of the images keeping ``subsets``, composed chunk by chunk."""
@@ -142,10 +162,11 @@ class SubmodularObjective:
         ]
         return torch.cat(values)
 
-    def score(self, subsets: torch.Tensor) -> TermScores:
-        """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images)."""
+    def score(self, subsets: torch.Tensor, kept_probs: torch.Tensor | None = None) -> TermScores:
+        """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images), or
+        B when the kept images' probabilities ``kept_probs`` ``(B, C)`` are given (e.g. :attr:`singleton_probs`)."""
         subsets = subsets.to(self.blackbox.device)
-        kept, _ = self._predict(subsets)
+        kept = self._predict(subsets)[0] if kept_probs is None else kept_probs.to(self.blackbox.device)
         complement, _ = self._predict(~subsets)
         consistency = kept[:, self.target]
         collaboration = 1.0 - complement[:, self.target]
@@ -164,4 +185,5 @@ class SubmodularObjective:
             + lam.consistency * consistency
             + lam.collaboration * collaboration
         )
-        return TermScores(confidence, effectiveness, consistency, collaboration, total)
+        return TermScores(confidence, effectiveness, consistency, collaboration, total,
+                          normalised_entropy_confidence(complement))

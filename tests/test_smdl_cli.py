@@ -82,6 +82,8 @@ ENTRY_MAINS = [
     ("scripts.demo", lambda m: m.main(["--help"])),
     ("scripts.shard", lambda m: m.main(["--help"])),
     ("scripts.benchmark_smdl", lambda m: m.main(["--help"])),
+    ("scripts.benchmark_selection", lambda m: m.main(["--help"])),
+    ("submodular_attribution.lima_explanation_imagenet_superpixel", lambda m: main(m.PRESET, ["--help"])),
 ]
 
 
@@ -128,7 +130,8 @@ def test_config_file_sets_defaults_and_flags_win(tmp_path):
         apply_config(build_parser(PRESET), ["--config", str(cfg)])
 
 
-@pytest.mark.parametrize("config", ["imagenet_efficientnet_lite0_slico.yaml", "imagenet_resnet50_seeds.yaml"])
+@pytest.mark.parametrize("config", ["imagenet_efficientnet_lite0_slico.yaml", "imagenet_resnet50_seeds.yaml",
+                                    "lima_imagenet_efficientnet_lite0_slico.yaml"])
 def test_shipped_configs_are_valid(config):
     from pathlib import Path
 

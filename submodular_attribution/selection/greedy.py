@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 
 from submodular_attribution.objective import TERMS
-from submodular_attribution.selection.base import Objective, Selection, Selector, register_selector
+from submodular_attribution.selection.base import (
+    Objective,
+    Selection,
+    Selector,
+    extended_subsets,
+    progress_steps,
+    register_selector,
+)
 
 
 @register_selector
@@ -37,16 +44,10 @@ class GreedySelector(Selector):
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
         curves: dict[str, list[float]] = {name: [] for name in (*TERMS, "total")}
-        steps = range(m)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            steps = tqdm(steps, desc="greedy", unit="region", leave=False)
+        steps = progress_steps(range(m), "greedy", self.progress)
         for _ in steps:
             candidates = torch.nonzero(~chosen).flatten()
-            subsets = chosen.repeat(len(candidates), 1)
-            subsets[torch.arange(len(candidates)), candidates] = True
-            scores = objective.score(subsets)
+            scores = objective.score(extended_subsets(chosen, candidates))
             best = self.best_index(scores.total)
             region = int(candidates[best])
             chosen[region] = True

@@ -1,0 +1,100 @@
+"""Lazy greedy: stale marginal gains as upper bounds, the best few re-evaluated per step in one batch."""
+
+from __future__ import annotations
+
+import torch
+
+from submodular_attribution.selection.base import (
+    Objective,
+    Selection,
+    Selector,
+    complete_selection,
+    extended_subsets,
+    progress_steps,
+    register_selector,
+    singleton_scores,
+)
+from submodular_attribution.selection.greedy import GreedySelector
+
+
+@register_selector
+class LazyGreedySelector(Selector):
+    """Minoux's lazy greedy with batched re-evaluation, optionally under a forward budget.
+
+    The gains F({c}) of one batch of single regions start as every region's bound. Each step re-scores
+    S ∪ {c} for the ``lazy_batch`` regions with the highest (stale) bound and accepts the best fresh one when
+    its gain beats every stale bound; otherwise it re-scores the next batch. Exact (plain greedy's ranking)
+    when F is submodular, as stale gains are then upper bounds; a heuristic otherwise (ours is not submodular).
+
+    With ``forward_budget`` > 0 the search stops re-scoring when the budget would not leave 2 forwards for
+    each later step, and accepts the best fresh region: the extra forwards go to the early steps, where the
+    Insertion and Deletion curves change most. The accepted region's scores are its prefix's scores, so the
+    curves cost nothing extra. Forwards: setup + m (2m without cached single-region images) + 2 per re-scored
+    region; at least 4m - 2 with the setup's m.
+
+    Args:
+        lazy_batch: regions re-scored per batch.
+        forward_budget: forwards per image for setup + search (0 = no budget: exact lazy greedy).
+        progress: show a per-step progress bar.
+    """
+
+    name = "lazy"
+    description = "lazy greedy: stale gains re-scored --lazy-batch at a time, within --forward-budget (0 = exact)"
+    exact = True
+
+    def __init__(self, lazy_batch: int = 4, forward_budget: int = 0, progress: bool = False) -> None:
+        if lazy_batch < 1:
+            raise ValueError("lazy_batch must be >= 1")
+        self.lazy_batch = int(lazy_batch)
+        self.forward_budget = int(forward_budget)
+        self.progress = progress
+
+    def select(self, objective: Objective) -> Selection:
+        m = objective.num_regions
+        spent = int(getattr(objective, "setup_forwards", 0))
+        uses_cache = getattr(objective, "singleton_probs", None) is not None
+        first = singleton_scores(objective)
+        spent += m if uses_cache else 2 * m
+        bound = first.total.detach().double().cpu().clone()  # gain over F(∅) := 0
+        chosen = torch.zeros(m, dtype=torch.bool)
+        start = GreedySelector.best_index(bound)
+        chosen[start] = True
+        ranking, known = [start], {1: first.at(start)}
+        current = float(bound[start])
+        steps = progress_steps(range(1, m), "lazy", self.progress)
+        for step in steps:
+            remaining_steps = m - step  # including this one
+            fresh = torch.zeros(m, dtype=torch.bool)
+            fresh_scores: dict[int, dict[str, float]] = {}
+            while True:
+                stale = torch.nonzero(~chosen & ~fresh).flatten()
+                allowance = self._allowance(spent, remaining_steps)
+                batch_size = min(len(stale), self.lazy_batch, allowance)
+                if fresh.any() and batch_size < 1:
+                    break
+                batch_size = max(batch_size, 1)
+                order = torch.argsort(-bound[stale], stable=True)[:batch_size]  # ties: lowest index first
+                batch = stale[order]
+                scores = objective.score(extended_subsets(chosen, batch))
+                spent += 2 * len(batch)
+                totals = scores.total.detach().double().cpu()
+                bound[batch] = totals - current
+                fresh[batch] = True
+                fresh_scores.update({region: scores.at(row) for row, region in enumerate(batch.tolist())})
+                rest = torch.nonzero(~chosen & ~fresh).flatten()
+                best_fresh = float(bound[fresh].max())
+                if len(rest) == 0 or best_fresh > float(bound[rest].max()) + 1e-6:
+                    break
+            candidates = torch.nonzero(fresh).flatten()
+            pick = int(candidates[GreedySelector.best_index(bound[candidates])])
+            chosen[pick] = True
+            ranking.append(pick)
+            known[len(ranking)] = fresh_scores[pick]
+            current += float(bound[pick])
+        return complete_selection(objective, ranking, known)
+
+    def _allowance(self, spent: int, remaining_steps: int) -> int:
+        """Regions this step may re-score: unlimited without a budget, else what leaves 2 forwards per later step."""
+        if self.forward_budget <= 0:
+            return self.lazy_batch
+        return (self.forward_budget - spent - 2 * (remaining_steps - 1)) // 2

@@ -1,0 +1,64 @@
+"""Greedy head, tail ranked from one batch of scores: the last full greedy batch orders everything left."""
+
+from __future__ import annotations
+
+import torch
+
+from submodular_attribution.selection.base import (
+    Objective,
+    Selection,
+    Selector,
+    complete_selection,
+    extended_subsets,
+    register_selector,
+    singleton_scores,
+)
+from submodular_attribution.selection.greedy import GreedySelector
+
+
+@register_selector
+class TailSelector(Selector):
+    """``head_steps`` plain greedy steps, then the remaining regions in the order of their scores F(S ∪ {c})
+    from the last full batch (with 0 head steps: the single-region scores F({c}), one batch that reuses the
+    effectiveness setup's single-region images). The tail's prefixes are scored afterwards (2 forwards each).
+
+    Forwards with h head steps: setup + m (2m without cached single-region images) + Σ_{j=1..h} 2(m - j)
+    + 2(m - h - 1) for the tail's prefixes; 4m - 2 for h = 0 with the effectiveness setup's m.
+
+    Args:
+        head_steps: full greedy batches after the single-region batch (each costs 2 forwards per candidate).
+    """
+
+    name = "tail"
+    description = "greedy head of --head-steps batches, the rest ordered by the last batch's scores (~4m forwards)"
+    exact = True
+
+    def __init__(self, head_steps: int = 0) -> None:
+        if head_steps < 0:
+            raise ValueError("head_steps must be >= 0")
+        self.head_steps = int(head_steps)
+
+    def select(self, objective: Objective) -> Selection:
+        m = objective.num_regions
+        chosen = torch.zeros(m, dtype=torch.bool)
+        ranking: list[int] = []
+        known: dict[int, dict[str, float]] = {}
+        candidates = torch.arange(m)
+        scores = singleton_scores(objective)
+        for _ in range(self.head_steps + 1):
+            best = GreedySelector.best_index(scores.total)
+            pick = int(candidates[best])
+            chosen[pick] = True
+            ranking.append(pick)
+            known[len(ranking)] = scores.at(best)
+            if len(ranking) == m:
+                return complete_selection(objective, ranking, known)
+            last_totals, last_candidates = scores.total.detach().double().cpu(), candidates
+            candidates = torch.nonzero(~chosen).flatten()
+            if len(ranking) <= self.head_steps:
+                scores = objective.score(extended_subsets(chosen, candidates))
+        keep = ~chosen[last_candidates]
+        tail_totals, tail_regions = last_totals[keep], last_candidates[keep]
+        order = torch.argsort(-tail_totals, stable=True)  # ties: lowest index first
+        ranking += tail_regions[order].tolist()
+        return complete_selection(objective, ranking, known)

@@ -1,0 +1,142 @@
+"""Every selector: a permutation with real prefix-score curves; exact selectors equal plain greedy on a modular
+objective; seeds and batch sizes; the bidirectional forward count; the LiMA preset; logits features."""
+
+import numpy as np
+import pytest
+import torch
+
+from models.base import BlackBox
+from submodular_attribution import Lambdas, SubmodularObjective
+from submodular_attribution.objective import TermScores, angular_distances
+from submodular_attribution.regions import divide
+from submodular_attribution.selection import SELECTORS, get_selector
+from submodular_attribution.selection.base import prefix_masks
+from submodular_attribution.selection.bidirectional import bidirectional_forward_count
+from tests.conftest import toy_classifier
+
+# options that make each selector exercise its interesting path on 9-16 regions
+OPTIONS = {"pending_samples": 3, "forward_budget": 60, "lazy_batch": 2, "head_steps": 1, "sample_size": 3, "seed": 1,
+           "window": 3}
+LAMBDAS = {"smdl": Lambdas(0.3, 0.05, 1.0, 1.0), "lima": Lambdas(0.01, 0.0, 20.0, 5.0)}
+
+
+def toy_objective(blackbox, lambdas, grid=3, seed=0, features="penultimate"):
+    rng = np.random.default_rng(seed)
+    image = torch.from_numpy(rng.random((3, 16, 16)).astype(np.float32))
+    labels = torch.from_numpy(divide(np.zeros((16, 16, 3), np.uint8), "grid", grid_size=grid))
+    return SubmodularObjective(blackbox, image, labels, 2, lambdas, effectiveness_features=features)
+
+
+class ModularObjective:
+    """F(S) = cons(S) + colla(S) with cons(S) = w(S), colla(S) = 1 - w(V ∖ S) = w(S): modular, so plain greedy
+    ranks by weight; shaped like SubmodularObjective (lambdas, complement_confidence) for bidirectional."""
+
+    lambdas = Lambdas(0.0, 0.0, 1.0, 1.0)
+    distances = None
+
+    def __init__(self, weights):
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+        self.num_regions = len(weights)
+
+    def score(self, subsets, kept_probs=None):
+        kept = (subsets.double() * self.weights).sum(dim=1)
+        zeros = torch.zeros_like(kept)
+        return TermScores(zeros, zeros, kept, kept, 2 * kept, zeros)
+
+
+@pytest.mark.parametrize("weighting", list(LAMBDAS))
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_permutation_and_every_curve_point_is_the_prefix_score(toy_blackbox, name, weighting):
+    objective = toy_objective(toy_blackbox, LAMBDAS[weighting], grid=4)
+    selection = get_selector(name, **OPTIONS).select(objective)
+    m = objective.num_regions
+    assert sorted(selection.ranking) == list(range(m))
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, m + 1)), m))
+    for term in ("confidence", "effectiveness", "consistency", "collaboration", "total"):
+        assert len(selection.curves[term]) == m
+        np.testing.assert_allclose(selection.curves[term], getattr(fresh, term).double().numpy(), atol=2e-5, err_msg=term)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in SELECTORS.items() if cls.exact))
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_selectors_return_greedys_order_on_a_modular_objective(name, seed):
+    weights = np.random.default_rng(seed).random(11)
+    weights[3] = weights[7]  # a tie: the lower index first
+    expected = get_selector("greedy").select(ModularObjective(weights)).ranking
+    assert expected == list(np.argsort(-weights, kind="stable"))
+    for options in ({}, {"pending_samples": 2, "lazy_batch": 1, "head_steps": 2, "window": 2}):
+        assert get_selector(name, **options).select(ModularObjective(weights)).ranking == expected
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in SELECTORS.items() if cls.stochastic))
+def test_same_seed_same_order(toy_blackbox, name):
+    rankings = [get_selector(name, **{**OPTIONS, "seed": s}).select(toy_objective(toy_blackbox, LAMBDAS["lima"], 4)).ranking
+                for s in (5, 5, 6)]
+    assert rankings[0] == rankings[1]
+    assert rankings[0] != rankings[2]
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_results_do_not_depend_on_the_batch_size(name):
+    results = []
+    for batch_size in (1, 7):
+        blackbox = BlackBox(toy_classifier(), batch_size=batch_size)
+        results.append(get_selector(name, **OPTIONS).select(toy_objective(blackbox, LAMBDAS["smdl"], 3, seed=4)))
+    assert results[0].ranking == results[1].ranking
+    np.testing.assert_allclose(results[0].curves["total"], results[1].curves["total"], atol=1e-5)
+
+
+@pytest.mark.parametrize("grid,pending", [(3, 1), (3, 4), (4, 3), (4, 8), (4, 20)])
+def test_bidirectional_forward_count_equals_the_formula(toy_blackbox, grid, pending):
+    objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid)
+    before = toy_blackbox.forward_count
+    get_selector("bidirectional", pending_samples=pending).select(objective)
+    assert toy_blackbox.forward_count - before == bidirectional_forward_count(grid * grid, pending)
+
+
+def test_bidirectional_formula_matches_the_spec_example():
+    """specs/smdl.md §3.2: m = 49, P = 8: 1218 + 2·8·21 (two-sided) + 54 (one-sided) + 2 (full, empty)."""
+    assert bidirectional_forward_count(49, 8) == 1218 + 336 + 54 + 2
+    assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1218 + 336 + 54 + 2 + 49
+
+
+@pytest.mark.parametrize("name", ["lazy", "window", "stochastic"])
+def test_budgeted_selectors_stay_within_their_budget(toy_blackbox, name):
+    objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
+    before = toy_blackbox.forward_count
+    get_selector(name, lazy_batch=4, window=6, forward_budget=90).select(objective)
+    assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
+
+
+def test_logits_effectiveness_features_are_the_output_vector(toy_blackbox):
+    objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=3, features="logits")
+    singles = torch.stack([objective.image * (objective.labels == i) for i in range(9)])
+    with torch.no_grad():
+        logits = toy_blackbox.classifier(singles)
+    torch.testing.assert_close(objective.distances, angular_distances(logits), atol=1e-5, rtol=0)
+    penultimate = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=3, features="penultimate")
+    assert not torch.allclose(objective.distances, penultimate.distances)
+
+
+def test_lima_preset_defaults_and_folder():
+    from submodular_attribution.cli import build_parser, run_folder_name
+    from submodular_attribution.lima_explanation_imagenet_superpixel import PRESET
+
+    args = build_parser(PRESET).parse_args([])
+    assert (args.lambda1, args.lambda2, args.lambda3, args.lambda4) == (0.01, 0.0, 20.0, 5.0)
+    assert (args.selector, args.pending_samples) == ("bidirectional", 12)
+    assert run_folder_name(args) == "slico-0.01-0.0-20.0-5.0-bidirectional-pending-samples-12"
+
+
+def test_amp_and_compile_are_cuda_only_and_say_so(toy_blackbox):
+    notes = toy_blackbox.enable_fast_paths("bf16", compile=True)
+    assert len(notes) == 2 and all("CUDA only" in note for note in notes)
+    assert toy_blackbox.amp is None and toy_blackbox._compiled is None
+
+
+def test_window_log_prior_ranks_every_region_with_real_curves(toy_blackbox):
+    objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid=3)
+    selection = get_selector("window", window=2, prior="log").select(objective)
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 10)), 9))
+    assert sorted(selection.ranking) == list(range(9))
+    np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)
