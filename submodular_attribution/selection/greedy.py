@@ -39,9 +39,9 @@ class GreedySelector(Selector):
         curves: dict[str, list[float]] = {name: [] for name in (*TERMS, "total")}
         steps = range(m)
         if self.progress:
-            from tqdm.auto import tqdm
+            from common.progress import progress_bar
 
-            steps = tqdm(steps, desc="greedy", unit="region", leave=False)
+            steps = progress_bar(steps, desc="greedy", unit="region", leave=False)
         for _ in steps:
             candidates = torch.nonzero(~chosen).flatten()
             subsets = chosen.repeat(len(candidates), 1)
