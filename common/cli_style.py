@@ -38,6 +38,19 @@ def normalise_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                 if existing is None:
                     parser._option_string_actions[alias] = action
         action.option_strings = shown
+    # abbreviations (--eval) match both spellings of one flag: count each flag once, not as ambiguous
+    match_prefix = parser._get_option_tuples
+
+    def one_per_flag(option_string: str) -> list[tuple]:
+        seen: set[int] = set()
+        unique = []
+        for match in match_prefix(option_string):
+            if id(match[0]) not in seen:
+                seen.add(id(match[0]))
+                unique.append(match)
+        return unique
+
+    parser._get_option_tuples = one_per_flag  # type: ignore[method-assign]
     required = [a for a in parser._actions if a.required and a.option_strings]
     if required:
         group = parser.add_argument_group("required arguments")

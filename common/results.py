@@ -74,7 +74,6 @@ class BatchReport:
     failed: int = 0
     failures: list[str] = field(default_factory=list)
     claimed_elsewhere: int = 0  # samples another live worker was computing (see common.claims)
-    warnings: int = 0
 
     def summary(self) -> str:
         text = f"{self.done} explained, {self.skipped} already done (skipped), {self.failed} failed"

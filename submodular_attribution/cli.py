@@ -202,7 +202,8 @@ def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, 
 
 def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Check every flag before the model loads: choices (also from ``--config``), numeric ranges, lambdas,
-    the division's region count at the model input size, the weights file and a writable ``--save-dir``."""
+    the division's region count at the model input size, the shard and a writable ``--save-dir`` (the
+    ``--weights`` file is checked at the start of :func:`run`: shipped configs name a file the user supplies)."""
     for action in parser._actions:
         value = getattr(args, action.dest, None)
         if action.choices is not None and value is not None and value not in action.choices:

@@ -445,6 +445,11 @@ def test_underscore_spellings_are_aliases_and_help_shows_hyphens(toy_set, capsys
     argv = [a.replace("--eval-list", "--eval_list").replace("--save-dir", "--save_dir") for a in toy_argv(toy_set, "u")]
     _, report = main(PRESET, argv + ["--end", "1"])
     assert report.done == 1
+    from common.cli_style import normalise_flags
+    from submodular_attribution.cli import build_parser
+
+    smdl_parser = normalise_flags(build_parser(PRESET))
+    assert smdl_parser.parse_args(["--eval", "x.txt"]).eval_list == "x.txt", "abbreviations still work"
     parser = ga_parser()
     assert parser.parse_args(["--attr_method", "ig"]).attr_method == parser.parse_args(["--attr-method", "ig"]).attr_method
     text = parser.format_help()
