@@ -11,7 +11,8 @@ Two views of one network:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -168,3 +169,145 @@ class BlackBox:
         batch = arr[None] if arr.ndim == 3 else arr
         resized = np.stack([self.resize(img) for img in batch])
         return self.predict(self.to_tensor(resized))
+
+    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, C)`` for ``x`` float ``(N, 3, S, S)`` in [0, 1]; chunked and counted like :meth:`predict`."""
+        logits = []
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], self.batch_size):
+                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
+                logits.append(self.classifier(chunk).float())
+        self.forward_count += int(x.shape[0])
+        return torch.cat(logits) if logits else torch.empty(0, self.num_classes, device=self.device)
+
+    def differentiable(self) -> nn.Module:
+        """The classifier as a differentiable logits module ``(N, 3, S, S)`` in [0, 1] -> ``(N, C)`` that adds N to
+        :attr:`forward_count` on every call (for gradient methods that run their own batching)."""
+        return _CountedClassifier(self)
+
+    def layer_activations(self, x: torch.Tensor, layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Activations ``(N, K, h, w)`` of ``layer`` (default :func:`default_cam_layer`) and logits ``(N, C)``.
+
+        Chunked by ``batch_size`` under ``torch.inference_mode()``; adds N to :attr:`forward_count`.
+        """
+        layer = layer or default_cam_layer(self.classifier)
+        acts, logits = [], []
+        with torch.inference_mode(), capture_layer_output(self.classifier, layer) as outputs:
+            for start in range(0, x.shape[0], self.batch_size):
+                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
+                outputs.clear()
+                logits.append(self.classifier(chunk).float())
+                acts.append(_spatial(outputs[-1], layer).float())
+        self.forward_count += int(x.shape[0])
+        return torch.cat(acts), torch.cat(logits)
+
+    def layer_gradients(self, x: torch.Tensor, target: torch.Tensor,
+                        layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Activations ``A`` ``(N, K, h, w)`` of ``layer``, the gradient of the target logit with respect to them
+        ``dy_c/dA`` (same shape), and the logits ``(N, C)``.
+
+        ``target``: int64 ``(N,)``. One forward + backward per image, chunked by ``batch_size``; adds N to
+        :attr:`forward_count`. The weights stay frozen; the graph is freed after each chunk.
+        """
+        layer = layer or default_cam_layer(self.classifier)
+        acts, grads, logits = [], [], []
+        with torch.enable_grad(), capture_layer_output(self.classifier, layer) as outputs:
+            for start in range(0, x.shape[0], self.batch_size):
+                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
+                chunk_target = target[start : start + self.batch_size].to(self.device)
+                outputs.clear()
+                chunk_logits = self.classifier(chunk.requires_grad_(True))
+                act = _spatial(outputs[-1], layer)
+                score = chunk_logits.gather(1, chunk_target.view(-1, 1)).sum()
+                (grad,) = torch.autograd.grad(score, act)
+                acts.append(act.detach().float())
+                grads.append(grad.detach().float())
+                logits.append(chunk_logits.detach().float())
+        self.forward_count += int(x.shape[0])
+        return torch.cat(acts), torch.cat(grads), torch.cat(logits)
+
+
+# Layer whose activations the CAM methods (Grad-CAM, Grad-CAM++, Score-CAM) weight, per architecture: the last
+# spatial feature map before global pooling (as pytorch-grad-cam's README recommends). Names are relative to the
+# ImageClassifier (so they start with "body.").
+DEFAULT_CAM_LAYERS: dict[str, str] = {
+    "efficientnet_lite0": "body._swish",  # ReLU6 after _conv_head + _bn1: (B, 1280, 7, 7)
+    "resnet18": "body.layer4",
+    "resnet50": "body.layer4",
+    "resnet101": "body.layer4",
+    "vgg16": "body.features.29",
+    "vgg19": "body.features.35",
+    "inception_v3": "body.Mixed_7c",
+    "mobilenet_v2": "body.features",
+    "efficientnet_b0": "body.features",
+    "densenet121": "body.features",
+    "convnext_tiny": "body.features",
+}
+
+
+def default_cam_layer(classifier: ImageClassifier) -> str:
+    """Name of the CAM layer of ``classifier``: :data:`DEFAULT_CAM_LAYERS`, else its last ``nn.Conv2d``.
+
+    Raises:
+        ToolkitError: the network has no convolution (ViT-like models need an explicit ``--layer``).
+    """
+    from common.errors import ToolkitError
+
+    if classifier.name in DEFAULT_CAM_LAYERS:
+        return DEFAULT_CAM_LAYERS[classifier.name]
+    convs = [name for name, module in classifier.named_modules() if isinstance(module, nn.Conv2d)]
+    if not convs:
+        raise ToolkitError(f"model {classifier.name}: no Conv2d layer for a CAM method; pass --layer NAME "
+                           "(a module whose output is (B, K, h, w))")
+    return convs[-1]
+
+
+@contextmanager
+def capture_layer_output(root: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
+    """Collect the outputs of module ``layer`` of ``root`` during the forwards run inside the block.
+
+    Yields a list that receives one tensor per forward call (the module's output, graph kept so it can be
+    differentiated). The hook is removed when the block exits, even on error.
+
+    Raises:
+        ToolkitError: no module of that name.
+    """
+    from common.errors import ToolkitError
+
+    modules = dict(root.named_modules())
+    if layer not in modules:
+        raise ToolkitError(f"--layer {layer}: no such module in {getattr(root, 'name', 'the model')}; "
+                           f"e.g. {', '.join(list(modules)[-3:])}")
+    outputs: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        outputs.append(output)
+
+    handle = modules[layer].register_forward_hook(hook)
+    try:
+        yield outputs
+    finally:
+        handle.remove()
+
+
+
+def _spatial(activation: torch.Tensor, layer: str) -> torch.Tensor:
+    from common.errors import ToolkitError
+
+    if not isinstance(activation, torch.Tensor) or activation.ndim != 4:
+        shape = tuple(activation.shape) if isinstance(activation, torch.Tensor) else type(activation).__name__
+        raise ToolkitError(f"--layer {layer}: output {shape} is not a (B, K, h, w) feature map; pick a convolutional layer")
+    return activation
+
+
+class _CountedClassifier(nn.Module):
+    """See :meth:`BlackBox.differentiable`."""
+
+    def __init__(self, blackbox: BlackBox) -> None:
+        super().__init__()
+        self.blackbox = blackbox
+        self.classifier = blackbox.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.blackbox.forward_count += int(x.shape[0])
+        return self.classifier(x.to(self.blackbox.device))

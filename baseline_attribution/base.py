@@ -1,0 +1,172 @@
+"""The contract every baseline method implements, and the pieces several of them share.
+
+    maps = method.attribute(blackbox, images, target, generator=None)
+
+* ``blackbox``: :class:`models.base.BlackBox`; every forward goes through it (chunked by its ``batch_size``,
+  counted in its ``forward_count``).
+* ``images``: float ``(B, 3, S, S)`` RGB in [0, 1] at the model's input size S.
+* ``target``: int64 ``(B,)`` class per image (or an int for all).
+* ``generator``: ``torch.Generator`` for the stochastic methods (None = a fresh unseeded draw); the global RNGs
+  are never touched. The random draws are shared by the images of one call and do not depend on ``batch_size``.
+* returns float32 ``(B, S, S)`` on the CPU, higher = more important for the target class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common.errors import ToolkitError
+from models.base import BlackBox
+
+MaskFn = Callable[[int, int], torch.Tensor]
+"""``(start, end) -> masks (end - start, 1 or 3, S, S)`` in [0, 1]: perturbation ``start..end-1``."""
+
+
+@dataclasses.dataclass
+class BaselineMethod(ABC):
+    """Base class of the baseline methods (dataclasses; their fields are the method's parameters).
+
+    Class metadata (checked by :func:`baseline_attribution.registry.register`):
+        name: registry key (``gradcam``); display_name: folder name of its maps (``GradCAM``);
+        needs_gradients: does it backpropagate through the model; stochastic: does it take a generator;
+        model_output: what it reads from the black box (``"probabilities"``, ``"logits"``, ``"layer"``);
+        default_params: ``{field: default}``, filled by the registry.
+    """
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    needs_gradients: ClassVar[bool]
+    stochastic: ClassVar[bool]
+    model_output: ClassVar[str]
+    default_params: ClassVar[dict[str, Any]]
+
+    def attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor | int,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        """Maps float32 ``(B, S, S)`` on the CPU for ``images`` ``(B, 3, S, S)`` in [0, 1] and ``target`` ``(B,)``."""
+        images, target = check_inputs(blackbox, images, target)
+        if self.stochastic and generator is None:
+            generator = torch.Generator()
+            generator.seed()  # a non-deterministic seed of its own; the global RNG is not touched
+        maps = self._attribute(blackbox, images, target, generator)
+        return maps.detach().to("cpu", torch.float32)
+
+    @abstractmethod
+    def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
+                   generator: torch.Generator | None) -> torch.Tensor:
+        """The maps ``(B, S, S)`` for validated inputs on the black box's device (``generator`` set when stochastic)."""
+
+
+def check_inputs(blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate shapes; images to the black box's device, target to int64 ``(B,)`` there."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ToolkitError(f"images must be (B, 3, S, S), got {tuple(images.shape)}")
+    size = blackbox.input_size
+    if images.shape[2:] != (size, size):
+        raise ToolkitError(f"images are {tuple(images.shape[2:])}, the model {blackbox.name} takes {size} x {size}; "
+                           "resize with blackbox.resize first")
+    target = torch.as_tensor(target, dtype=torch.int64)
+    if target.ndim == 0:
+        target = target.repeat(images.shape[0])
+    if target.shape != (images.shape[0],):
+        raise ToolkitError(f"target must be an int or (B,) = ({images.shape[0]},), got {tuple(target.shape)}")
+    if int(target.min()) < 0 or int(target.max()) >= blackbox.num_classes:
+        raise ToolkitError(f"target {target.tolist()}: class ids must be in 0..{blackbox.num_classes - 1}")
+    return images.float().to(blackbox.device), target.to(blackbox.device)
+
+
+def seed_from(generator: torch.Generator) -> int:
+    """A 63-bit seed drawn from ``generator`` (for numpy/scipy samplers that need their own seed)."""
+    return int(torch.randint(0, 2**62, (1,), generator=generator).item())
+
+
+def masked_scores(blackbox: BlackBox, image: torch.Tensor, target: int, n_masks: int, masks: MaskFn,
+                  fill: torch.Tensor | float = 0.0, output: str = "probabilities",
+                  on_chunk: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Target score of ``image * M + fill * (1 - M)`` for the ``n_masks`` masks that ``masks`` builds.
+
+    Args:
+        image: ``(3, S, S)`` in [0, 1]; fill: a number or a ``(3, S, S)`` image (what removed pixels become).
+        masks: builds masks ``start..end-1`` (see :data:`MaskFn`); called once per chunk of ``batch_size``
+            masks, so only one chunk of full-size masks lives in memory.
+        output: ``"probabilities"`` (softmax) or ``"logits"``.
+        on_chunk: called with each chunk's masks ``(n, 1 or 3, S, S)`` and scores ``(n,)`` (to accumulate a map
+            without building the masks twice).
+
+    Returns:
+        float ``(n_masks,)`` on the black box's device; ``n_masks`` forwards are counted.
+    """
+    scores = []
+    forward = blackbox.predict if output == "probabilities" else blackbox.predict_logits
+    for start in range(0, n_masks, blackbox.batch_size):
+        end = min(start + blackbox.batch_size, n_masks)
+        mask = masks(start, end).to(image.device)
+        perturbed = image * mask + fill * (1.0 - mask) if not (isinstance(fill, float) and fill == 0.0) else image * mask
+        scores.append(forward(perturbed)[:, target].float())
+        if on_chunk is not None:
+            on_chunk(mask, scores[-1])
+    return torch.cat(scores) if scores else torch.empty(0, device=image.device)
+
+
+def minmax(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Per-map ``(m - min) / (max - min + eps)`` over the last two dims (pytorch-grad-cam's ``scale_cam_image``)."""
+    low = maps.amin(dim=(-2, -1), keepdim=True)
+    high = maps.amax(dim=(-2, -1), keepdim=True)
+    return (maps - low) / (high - low + eps)
+
+
+def resize_maps(maps: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
+    """``(B, h, w)`` -> ``(B, size, size)``; bilinear/bicubic use half-pixel centres (cv2.resize's convention)."""
+    if maps.shape[-2:] == (size, size):
+        return maps
+    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    return F.interpolate(maps[:, None].float(), size=(size, size), mode=mode, **kwargs)[:, 0]
+
+
+def grid_to_image(cells: torch.Tensor, size: int) -> torch.Tensor:
+    """Low-resolution masks ``(N, g, g)`` -> ``(N, 1, size, size)`` by nearest-neighbour upsampling (Xplique's GSA)."""
+    return F.interpolate(cells[:, None].float(), size=(size, size), mode="nearest")
+
+
+def fit_linear(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None, alpha: float = 0.0) -> torch.Tensor:
+    """Coefficients ``(M,)`` of the weighted (ridge) linear regression ``y ~ z @ beta + intercept``.
+
+    ``z``: ``(N, M)`` interpretable samples; ``y``: ``(N,)``; ``weights``: ``(N,)`` sample weights (None = 1);
+    ``alpha``: L2 penalty on ``beta`` (not on the intercept), as sklearn's ``Ridge(alpha)``;
+    ``alpha = 0`` is ``LinearRegression`` (minimum-norm least squares). Solved in float64.
+    """
+    z64, y64 = z.double(), y.double()
+    sw = torch.ones_like(y64) if weights is None else weights.double()
+    share = sw / sw.sum()
+    zc = z64 - (share[:, None] * z64).sum(0)
+    yc = y64 - (share * y64).sum()
+    if alpha > 0:
+        gram = zc.T @ (sw[:, None] * zc) + alpha * torch.eye(z.shape[1], dtype=torch.float64, device=z.device)
+        return torch.linalg.solve(gram, zc.T @ (sw * yc))
+    root = sw.sqrt()
+    solution = torch.linalg.lstsq((root[:, None] * zc).cpu(), (root * yc).cpu()[:, None], driver="gelsd").solution
+    return solution[:, 0].to(z.device)
+
+
+def segment_image(image: torch.Tensor, kernel_size: float, max_dist: float, ratio: float) -> torch.Tensor:
+    """Quickshift superpixels (LIME's default segmentation) of ``image`` ``(3, S, S)`` in [0, 1] -> int64 ``(S, S)``
+    labels 0..M-1 (deterministic: skimage seeds its tie-break noise)."""
+    from skimage.segmentation import quickshift
+
+    rgb = image.permute(1, 2, 0).double().cpu().numpy()
+    labels = quickshift(rgb, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio)
+    _, dense = np.unique(labels, return_inverse=True)
+    return torch.from_numpy(dense.reshape(labels.shape).astype(np.int64)).to(image.device)
+
+
+def segment_masks(z: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """Interpretable samples ``z`` ``(N, M)`` in {0, 1} -> pixel masks ``(N, 1, S, S)``: one matrix product
+    with the one-hot segments (no per-sample loop)."""
+    onehot = F.one_hot(segments.flatten(), int(segments.max()) + 1).float()  # (S*S, M)
+    return (z.float() @ onehot.T).view(z.shape[0], 1, *segments.shape)

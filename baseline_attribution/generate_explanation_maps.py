@@ -1,0 +1,185 @@
+"""Baseline saliency maps for every image of an eval list (the original's ``generate_explanation_maps``).
+
+    python -m baseline_attribution.generate_explanation_maps --method hsic --model efficientnet_lite0 --eval-list demo
+
+writes ``<save-dir>/<run>/<Method>/<class>/<stem>.npy``: one ``S x S`` float32 map per image at the model's input
+size (higher = more important), ``<run>`` = ``--run`` (default: the model name), ``<Method>`` = the method's folder
+name (``HsicAttributionMethod``, ``GradCAM``, ...; with ``-param=value`` suffixes for non-default parameters),
+``<class>`` = the eval list's label, or ``top1`` for unlabelled lines (the model's top-1 class is explained).
+``<Method>`` is what SMDL's ``--superpixel-algorithm prior --prior-dir`` reads.
+
+* Resume: an image whose npy exists is skipped; a failing image is logged to ``<Method>/errors.jsonl`` and the run
+  goes on. ``<Method>/config.json`` records the settings; a folder made with other settings is refused.
+* Randomness: stochastic methods get ``torch.Generator().manual_seed(--seed)`` for every image (so a map does not
+  depend on ``--begin/--end`` or on the other images; like the original RISE code, every image sees the same masks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common.errors import ToolkitError, exit_on_toolkit_error
+from common.eval_list import Sample, parse_eval_list, select_range
+from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
+from models import DEFAULT_MODEL, list_models, load_model, resolve_device
+
+from . import METHODS, get_method, list_methods
+from .base import BaselineMethod
+
+DEFAULT_SEED = 0
+
+
+def _flag(param: str) -> str:
+    return "--" + param.replace("_", "-")
+
+
+def method_parameters() -> dict[str, list[tuple[str, Any]]]:
+    """Every parameter of the registered methods: ``name -> [(method, its default), ...]``."""
+    table: dict[str, list[tuple[str, Any]]] = {}
+    for name in list_methods():
+        for param, default in METHODS[name].default_params.items():
+            table.setdefault(param, []).append((name, default))
+    return table
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true/false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m baseline_attribution.generate_explanation_maps",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--method", required=True, choices=list_methods(), help="baseline attribution method")
+    data = parser.add_argument_group("data")
+    data.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
+    data.add_argument("--eval-list", default="demo",
+                      help="text file of 'relative/path class_id' lines, or 'demo' for the built-in real photos")
+    data.add_argument("--begin", type=int, default=0, help="first line (0-based) of the eval list to process")
+    data.add_argument("--end", type=int, default=-1, help="one past the last line; -1 = through the last line")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=DEFAULT_MODEL, choices=list_models(), help="black-box classifier")
+    model.add_argument("--weights", default=None, help="local weights file (torchvision models; no downloads here)")
+    model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+    model.add_argument("--batch-size", type=int, default=32,
+                       help="images per model forward (perturbed images of one photo are chunked by it)")
+    model.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the stochastic methods' generator")
+    output = parser.add_argument_group("output")
+    output.add_argument("--save-dir", default="explanation_results", help="results root")
+    output.add_argument("--run", default="", help="run folder under --save-dir; empty = the model name")
+    output.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    params = parser.add_argument_group("method parameters (default: the chosen method's own, listed per method)")
+    for param, users in method_parameters().items():
+        shown = ", ".join(f"{name}={default}" for name, default in users)
+        params.add_argument(_flag(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
+                            help=f"used by {shown}")
+    return parser
+
+
+def _convert(param: str, text: str, default: Any) -> Any:
+    """``text`` as the type of the method's default (bool: true/false; None default: a string)."""
+    try:
+        if isinstance(default, bool):
+            return _parse_bool(text)
+        return type(default)(text) if default is not None else text
+    except (ValueError, argparse.ArgumentTypeError):
+        raise ToolkitError(f"{_flag(param)} {text}: expected a {type(default).__name__} like {default!r}") from None
+
+
+def chosen_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The method parameters given on the command line, converted to the types of the method's defaults.
+
+    Raises:
+        ToolkitError: a parameter the chosen method does not have, or a value of the wrong type.
+    """
+    given = {k.removeprefix("param_"): v for k, v in vars(args).items() if k.startswith("param_")}
+    valid = METHODS[args.method].default_params
+    for param in given:
+        if param not in valid:
+            raise ToolkitError(f"{_flag(param)}: not a parameter of --method {args.method} "
+                               f"(its parameters: {', '.join(_flag(p) for p in valid) or 'none'})")
+    return {param: _convert(param, text, valid[param]) for param, text in given.items()}
+
+
+def method_folder(method: BaselineMethod) -> str:
+    """``display_name`` plus ``-param=value`` for every parameter that differs from the default."""
+    changed = [f"{k}={v}" for k, v in vars(method).items() if type(method).default_params.get(k) != v]
+    return "-".join([type(method).display_name, *changed])
+
+
+def map_path(method_dir: Path, sample: Sample) -> Path:
+    """``<method_dir>/<class>/<stem>.npy`` (class = the label, or ``top1``)."""
+    folder = str(sample.label) if sample.label is not None else "top1"
+    return method_dir / folder / f"{sample.stem}.npy"
+
+
+def check_config(method_dir: Path, config: dict[str, Any]) -> None:
+    """Write ``config.json``, or refuse a folder whose stored settings differ (except batch size and device)."""
+    path = method_dir / "config.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        diff = sorted(k for k in set(stored) | set(config) if k not in ("batch_size", "device")
+                      and stored.get(k) != config.get(k))
+        if diff:
+            raise ToolkitError(f"{method_dir}: made with other settings ({', '.join(diff)}); use another --run or "
+                               f"--save-dir, or delete the folder")
+    write_json_atomic(path, config)
+
+
+def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
+    """Write the maps of every selected sample; returns the method folder and what happened."""
+    if args.batch_size < 1:
+        raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
+    method = get_method(args.method, **chosen_params(args))
+    samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
+    resolve_device(args.device)
+    method_dir = Path(args.save_dir) / (args.run or args.model) / method_folder(method)
+    todo = [s for s in samples if not map_path(method_dir, s).exists()]
+    print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {method_dir}")
+    if not todo:
+        return method_dir, BatchReport(skipped=len(samples))
+    config = {"method": args.method, "params": vars(method), "model": args.model, "weights": args.weights,
+              "seed": args.seed if method.stochastic else None, "batch_size": args.batch_size, "device": args.device}
+    check_config(method_dir, config)
+    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+
+    def process(sample: Sample) -> None:
+        started, forwards = time.perf_counter(), blackbox.forward_count
+        image = blackbox.to_tensor(blackbox.resize(sample.load()))
+        target = sample.label if sample.label is not None else int(blackbox.predict(image).argmax())
+        if target >= blackbox.num_classes:
+            raise ToolkitError(f"label {target} of {sample.name} is not a class of {args.model} "
+                               f"({blackbox.num_classes} classes)")
+        generator = torch.Generator().manual_seed(args.seed) if method.stochastic else None
+        saliency = method.attribute(blackbox, image, torch.tensor([target]), generator=generator)[0]
+        write_npy_atomic(map_path(method_dir, sample), saliency.numpy().astype(np.float32))
+        with open(method_dir / "log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"sample": sample.name, "target": target, "forwards": blackbox.forward_count - forwards,
+                                     "seconds": round(time.perf_counter() - started, 3)}) + "\n")
+
+    report = run_samples(samples, run_dir=method_dir, is_done=lambda s: map_path(method_dir, s).exists(),
+                         process=process, desc=method_folder(method)[:30], progress=not args.no_progress)
+    print(f"{report.summary()}; maps in {method_dir}"
+          + (f"; failures logged to {method_dir / 'errors.jsonl'}" if report.failed else ""))
+    return method_dir, report
+
+
+def main(argv: list[str] | None = None) -> tuple[Path, BatchReport]:
+    """Parse ``argv`` and run; user errors exit with one line and status 2."""
+    return exit_on_toolkit_error(run)(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    _, _report = main()
+    raise SystemExit(1 if _report.failed else 0)
