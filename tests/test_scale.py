@@ -510,3 +510,28 @@ def test_help_of_every_batch_entry_module_does_not_import_torch():
     import models.registry
 
     assert models.DEFAULT_MODEL == models.registry.DEFAULT_MODEL
+
+
+def test_baseline_generator_shards_cover_the_list_once_and_status_counts(tmp_path, monkeypatch, capsys):
+    """generate_explanation_maps composes the same pieces: --shard i/n, claims, --status."""
+    from baseline_attribution import generate_explanation_maps as gen
+    from models.base import BlackBox
+    from tests.conftest import toy_classifier
+
+    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+                        BlackBox(toy_classifier(size=16), batch_size=batch_size))
+    from PIL import Image
+
+    (tmp_path / "data").mkdir()
+    for i in range(5):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(tmp_path / "data" / f"{i}.png")
+    (tmp_path / "list.txt").write_text("".join(f"{i}.png 1\n" for i in range(5)))
+    argv = ["--method", "occlusion", "--eval_list", str(tmp_path / "list.txt"), "--Datasets", str(tmp_path / "data"),
+            "--save-dir", str(tmp_path / "out"), "--run", "toy", "--no-progress"]
+    method_dir, first = gen.main(argv + ["--shard", "0/2"])
+    _, second = gen.main(argv + ["--shard", "1/2"])
+    assert (first.done, second.done) == (3, 2)
+    assert sorted(p.name for p in method_dir.glob("1/*.npy")) == [f"{i}.npy" for i in range(5)]
+    capsys.readouterr()
+    gen.main(argv + ["--status"])
+    assert "5 samples: done 5, failed 0, claimed 0, missing 0" in capsys.readouterr().out
