@@ -149,16 +149,31 @@ class BlackBox:
 
         Runs in chunks of ``batch_size`` under ``torch.inference_mode()``; adds N to :attr:`forward_count`.
         """
-        probs, feats = [], []
+        return self._run(x, with_features, self.probabilities)
+
+    def probabilities(self, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """What :meth:`predict` returns for one chunk: softmax of the logits. Subclasses that score something
+        else (an embedding's similarity to a reference) override this."""
+        return logits.float().softmax(dim=-1)
+
+    def begin_sample(self, x: torch.Tensor) -> None:
+        """Called with the unmasked image ``(3, S, S)`` before it is explained; a no-op for classifiers."""
+
+    def explained_target(self, label: int | None) -> int | None:
+        """The output index explained for an eval-list ``label`` (None = the top-1); classifiers: the label."""
+        return label
+
+    def _run(self, x: torch.Tensor, with_features: bool, transform) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        outputs, feats = [], []
         with torch.inference_mode():
             for start in range(0, x.shape[0], self.batch_size):
                 chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
                 logits, feat = self.classifier.forward_with_features(chunk)
-                probs.append(logits.float().softmax(dim=-1))
+                outputs.append(transform(logits, feat.float()))
                 if with_features:
                     feats.append(feat.float())
         self.forward_count += int(x.shape[0])
-        out = torch.cat(probs) if probs else torch.empty(0, self.num_classes, device=self.device)
+        out = torch.cat(outputs) if outputs else torch.empty(0, self.num_classes, device=self.device)
         if with_features:
             return out, torch.cat(feats)
         return out

@@ -29,16 +29,12 @@ from common.validation import (
     check_writable_dir,
 )
 from models import DEFAULT_MODEL
+from submodular_attribution import family_options
+from submodular_attribution.region_inputs import sample_region_inputs
 from submodular_attribution.regions import DIVISIONS
 
 if TYPE_CHECKING:
     from submodular_attribution.explainer import Explanation
-
-
-def _model_names() -> list[str]:
-    from models import list_models
-
-    return list_models()
 
 
 def _selector_names() -> list[str]:
@@ -74,6 +70,11 @@ class Preset:
     extra_defaults: dict[str, Any] = field(default_factory=dict)
 
 
+def shipped_config(relative: str) -> str:
+    """Absolute path of a file shipped in the project's ``configs/`` folder (class-name and template lists)."""
+    return str(Path(__file__).resolve().parents[1] / "configs" / relative)
+
+
 def build_parser(preset: Preset) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m {preset.prog}",
@@ -106,10 +107,13 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     objective.add_argument("--allow-negative", action="store_true", help="accept negative lambdas (otherwise refused)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=preset.model, type=LazyChoices(_model_names), metavar="NAME",
-                       help="black-box classifier (efficientnet_lite0 runs offline; torchvision ones such as resnet50, "
-                            "vgg16, vit_b_16 need --weights; models.list_models() has them all)")
-    model.add_argument("--weights", default=None, help="local weights file (torchvision models; this machine cannot download)")
+    model.add_argument("--model", default=preset.model,
+                       help="black box: a registry classifier (efficientnet_lite0 runs offline; resnet50, vgg16, vit_b_16, "
+                            "... need --weights; models.list_models() has them all); clip:<open_clip architecture> "
+                            "(zero-shot); embed:<model> (reference embedding)")
+    model.add_argument("--weights", default=None,
+                       help="local weights file (torchvision / open_clip checkpoint; or an open_clip pretrained tag already "
+                            "in the local cache); this machine cannot download")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32, help="images per model forward (memory vs speed)")
 
@@ -125,6 +129,8 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     add_scale_arguments(parser)
     parser.add_argument("--config", default=None,
                         help="YAML file of flag defaults (keys are flag names, e.g. lambda2: 0.05); command-line flags win")
+    family_options.add_family_arguments(parser)
+    parser.set_defaults(**preset.extra_defaults)
     return parser
 
 
@@ -165,7 +171,7 @@ def _float_name(value: float) -> str:
 def run_folder_name(args: argparse.Namespace) -> str:
     """``<division>-<λ1>-<λ2>-<λ3>-<λ4>[-<selector>]`` as the original (floats printed by Python), with the
     division's size appended when it is not the default."""
-    division = args.superpixel_algorithm
+    division = family_options.family_division_name(args) or args.superpixel_algorithm
     if division == "slico" and args.region_size != DEFAULT_REGION_SIZE:
         division = f"slico{args.region_size}"
     elif division == "grid":
@@ -180,16 +186,22 @@ def run_folder_name(args: argparse.Namespace) -> str:
 
 def division_params(args: argparse.Namespace) -> dict[str, Any]:
     if args.superpixel_algorithm == "slico":
-        return {"region_size": args.region_size}
+        params = {"region_size": args.region_size}
+        return params if args.ruler == family_options.DEFAULT_RULER else {**params, "ruler": args.ruler}
     if args.superpixel_algorithm == "grid":
         return {"grid_size": args.grid_size}
-    return {}
+    return family_options.family_division_params(args)
 
 
 def result_paths(run_dir: Path, sample: Sample, target: int | None) -> tuple[Path, Path]:
     """``json/<class>/<stem>.json`` and ``npy/<class>/<stem>.npy``; class is the label, or ``top1`` when unlabelled."""
-    folder = str(target) if target is not None else "top1"
+    folder = class_folder(target)
     return run_dir / "json" / folder / f"{sample.stem}.json", run_dir / "npy" / folder / f"{sample.stem}.npy"
+
+
+def class_folder(label: int | None) -> str:
+    """Result sub-folder of a sample: its label, or ``top1`` when unlabelled."""
+    return str(label) if label is not None else "top1"
 
 
 def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, image_ref: str,
@@ -223,6 +235,10 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     check_weights({f"--lambda{i}": getattr(args, f"lambda{i}") for i in range(1, 5)}, args.allow_negative)
     check_division(args.superpixel_algorithm, DEFAULT_INPUT_SIZE, region_size=args.region_size,
                    grid_size=args.grid_size, max_regions=args.max_regions)
+    from models.registry import check_model_name
+
+    check_model_name(args.model)
+    family_options.validate_family_args(args)
     resolve_shard(args.shard)
     if not args.status:
         check_writable_dir("--save-dir", run_root(args))
@@ -247,6 +263,8 @@ def run_identity(args: argparse.Namespace) -> RunIdentity:
         "selector": args.selector,
         "fill": args.fill,
         "npy_format": "region_images" if args.save_region_images else "rank_map",
+        "region_folders": {dest: None if folder is None else str(Path(folder).absolute())
+                           for dest, folder in family_options.region_folders(args).items()},
         "result_version": RESULT_VERSION,
     })
 
@@ -299,7 +317,8 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     from submodular_attribution.explainer import SubmodularExplainer
     from submodular_attribution.objective import Lambdas
 
-    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
+                          **family_options.model_options(args))
     if blackbox.input_size != DEFAULT_INPUT_SIZE:
         check_division(args.superpixel_algorithm, blackbox.input_size, region_size=args.region_size,
                        grid_size=args.grid_size, max_regions=args.max_regions)
@@ -311,6 +330,7 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         selector=args.selector,
         selector_options={"progress": not args.no_progress},
         fill=args.fill,
+        confidence_term=family_options.confidence_term(args),
     )
 
     def prepare(sample: Sample) -> tuple[Any, Any, list[str]]:
@@ -322,7 +342,9 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
             raise ToolkitError(f"{sample.ref}: image is {image.shape[1]}x{image.shape[0]} pixels, smaller than "
                                f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}; nothing to divide into regions")
         image = blackbox.resize(image)
-        labels = divide(image, explainer.division, **explainer.division_params)
+        region_inputs = sample_region_inputs(args.superpixel_algorithm, family_options.region_folders(args),
+                                             class_folder(sample.label), sample.stem)
+        labels = divide(image, explainer.division, **explainer.division_params, **region_inputs)
         warnings: list[str] = []
         regions = int(labels.max()) + 1
         if regions < 2:
@@ -331,6 +353,8 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
 
     def process(sample: Sample, prepared: tuple[Any, Any, list[str]]) -> None:
         image, labels, warnings = prepared
+        uncertainty = getattr(explainer.confidence_term, "uncertainty", None)
+        uncertainty_before = uncertainty.forward_count if uncertainty is not None else 0
         explanation = explainer.explain(image, sample.label, labels=labels)
         if explanation.org_score < args.min_target_prob:
             warn_sample(sample.name, f"the model gives class {explanation.target} p = {explanation.org_score:.3g} on "
@@ -344,6 +368,10 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
             "warnings": warnings,
         })
         json_path, npy_path = result_paths(run_dir, sample, sample.label)
+        if uncertainty is not None:
+            explanation.extra["uncertainty_forward_passes"] = uncertainty.forward_count - uncertainty_before
+        if args.record_counterfactual:
+            family_options.record_counterfactual(explainer, explanation, blackbox.class_names)
         save_explanation(explanation, json_path, npy_path, sample.ref, blackbox.class_names, args.save_region_images)
 
     with ClaimBoard(run_dir, heartbeat_seconds=args.heartbeat_seconds, stale_seconds=args.stale_seconds) as claims:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,7 @@ class SubmodularExplainer:
         lambdas: weights of confidence, effectiveness, consistency, collaboration.
         selector: selector name (``greedy``) and its options.
         fill: what removed pixels become: ``black`` (the original), ``mean`` or ``blur``.
+        confidence_term: replaces the entropy confidence (e.g. :class:`models.evidential.EvidentialConfidence`).
 
     Example:
         >>> from models import load_model
@@ -138,7 +140,9 @@ class SubmodularExplainer:
         selector: str = "greedy",
         selector_options: dict[str, Any] | None = None,
         fill: str = "black",
+        confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
+        self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.division = division
         self.division_params = dict(division_params or {})
@@ -148,22 +152,27 @@ class SubmodularExplainer:
         self.fill = fill
         make_fill(torch.zeros(3, 1, 1), fill)  # validate early: a bad --fill fails before any work
 
-    def explain(self, image: np.ndarray, target: int | None = None, labels: np.ndarray | None = None) -> Explanation:
+    def explain(self, image: np.ndarray, target: int | None = None, labels: np.ndarray | None = None,
+                region_inputs: dict[str, Any] | None = None) -> Explanation:
         """Explain ``image`` (RGB uint8 ``H x W x 3``, resized to the model's input) for class ``target``
-        (None = the model's top-1). ``labels`` overrides the division with a given ``(S, S)`` label map."""
+        (None = the model's top-1). ``labels`` overrides the division with a given ``(S, S)`` label map;
+        ``region_inputs`` are the division's per-image inputs (a prior map, precomputed masks)."""
         start_time = time.perf_counter()
         start_forwards = self.blackbox.forward_count
         image = self.blackbox.resize(image)
         if labels is None:
-            labels = divide(image, self.division, **self.division_params)
+            labels = divide(image, self.division, **self.division_params, **(region_inputs or {}))
         x = self.blackbox.to_tensor(image)[0]
+        self.blackbox.begin_sample(x)
         probs = self.blackbox.predict(x[None])[0]
         predicted = int(probs.argmax())
+        target = self.blackbox.explained_target(target)
         target = predicted if target is None else int(target)
         if not 0 <= target < probs.shape[0]:
             raise ToolkitError(f"target class {target} is outside the model's {probs.shape[0]} classes")
         objective = SubmodularObjective(
-            self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill)
+            self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill),
+            confidence_term=self.confidence_term,
         )
         selection = self.selector.select(objective)
         # With every region ranked, the last complement is the empty image: p_t(baseline) = 1 - collaboration.

@@ -3,7 +3,8 @@ for softmax classifiers (specs/smdl.md §3.1, with the classifier in place of CL
 
 * consistency(S)   = p_t(x_S), the target probability of the image that keeps only S;
 * collaboration(S) = 1 - p_t(x_{V∖S}), one minus the target probability of the complement image;
-* confidence(S)    = 1 - H(p(x_S)) / log C, with H(p) = -Σ p log(p + 1e-7);
+* confidence(S)    = 1 - H(p(x_S)) / log C, with H(p) = -Σ p log(p + 1e-7), or a pluggable ``confidence_term``
+  (the evidential 1 - K/Σα of an uncertainty model, :mod:`models.evidential`);
 * effectiveness(S) = Σ_{i∈S} min_{j∈S, j≠i} d_ij, d_ij = arccos(cos(f_i, f_j)) / π on the pooled penultimate
   features f_i of the single-region images (precomputed, m forwards); 0 when |S| = 1.
 """
@@ -11,6 +12,7 @@ for softmax classifiers (specs/smdl.md §3.1, with the classifier in place of CL
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -87,6 +89,8 @@ class SubmodularObjective:
         target: class index explained.
         lambdas: term weights.
         fill: ``(3, H, W)`` replacement for removed pixels (zeros = black, the original).
+        confidence_term: replaces the entropy confidence: called with a chunk of kept images ``(b, 3, H, W)``,
+            returns ``(b,)`` (e.g. :class:`models.evidential.EvidentialConfidence`); skipped when λ1 = 0.
     """
 
     def __init__(
@@ -97,7 +101,9 @@ class SubmodularObjective:
         target: int,
         lambdas: Lambdas,
         fill: torch.Tensor | None = None,
+        confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
+        self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.image = image.to(blackbox.device)
         self.labels = labels.to(blackbox.device).long()
@@ -127,6 +133,15 @@ class SubmodularObjective:
             return torch.cat(probs), torch.cat(feats)
         return torch.cat(probs), None
 
+    def _term_confidence(self, subsets: torch.Tensor) -> torch.Tensor:
+        """``confidence_term`` on the kept images of ``subsets``, composed chunk by chunk -> ``(B,)``."""
+        step = self.blackbox.batch_size
+        values = [
+            self.confidence_term(compose_masked(self.image, self.fill, self.labels, subsets[start : start + step])).to(self.image.device)
+            for start in range(0, subsets.shape[0], step)
+        ]
+        return torch.cat(values)
+
     def score(self, subsets: torch.Tensor) -> TermScores:
         """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images)."""
         subsets = subsets.to(self.blackbox.device)
@@ -134,7 +149,10 @@ class SubmodularObjective:
         complement, _ = self._predict(~subsets)
         consistency = kept[:, self.target]
         collaboration = 1.0 - complement[:, self.target]
-        confidence = normalised_entropy_confidence(kept)
+        if self.confidence_term is not None:
+            confidence = self._term_confidence(subsets) if self.lambdas.confidence != 0 else torch.zeros_like(consistency)
+        else:
+            confidence = normalised_entropy_confidence(kept)
         if self.distances is not None:
             effectiveness = effectiveness_scores(self.distances, subsets)
         else:

@@ -1,6 +1,6 @@
-"""Region divisions (``slico``, ``seeds``, ``grid``) behind one registry: ``divide(image, method, **params)``."""
+"""Region divisions (``slico``, ``seeds``, ``grid``, ``prior``, ``sam``, ``masks``) behind one registry: ``divide(image, method, **params)``."""
 
-from submodular_attribution.regions import grid, superpixel  # noqa: F401  (registers the divisions)
+from submodular_attribution.regions import grid, masks, prior, sam, superpixel  # noqa: F401  (registers the divisions)
 from submodular_attribution.regions.base import (
     DIVISIONS,
     compact_labels,

@@ -22,16 +22,22 @@ class DivisionSpec:
     fn: DivisionFn
     description: str
     params: tuple[str, ...]  # keyword arguments the function accepts
+    # keyword arguments that differ per image (a prior map, precomputed masks); the driver loads them per sample
+    sample_inputs: tuple[str, ...] = ()
 
 
 DIVISIONS: dict[str, DivisionSpec] = {}
 
 
-def register_division(name: str, description: str, params: tuple[str, ...] = ()) -> Callable[[DivisionFn], DivisionFn]:
-    """Class-free registry: ``@register_division("slico", ...)`` on ``fn(image, **params) -> labels``."""
+def register_division(name: str, description: str, params: tuple[str, ...] = (),
+                      sample_inputs: tuple[str, ...] = ()) -> Callable[[DivisionFn], DivisionFn]:
+    """Class-free registry: ``@register_division("slico", ...)`` on ``fn(image, **params) -> labels``.
+
+    ``sample_inputs`` names the parameters that are per-image inputs (see :mod:`submodular_attribution.region_inputs`).
+    """
 
     def decorator(fn: DivisionFn) -> DivisionFn:
-        DIVISIONS[name] = DivisionSpec(name, fn, description, params)
+        DIVISIONS[name] = DivisionSpec(name, fn, description, params + sample_inputs, sample_inputs)
         return fn
 
     return decorator
