@@ -1,8 +1,6 @@
 """Prior saliency + patch division (specs/smdl.md §2.2) and the driver's per-image region inputs."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -99,11 +97,14 @@ def test_driver_prior_run_and_missing_map(tmp_path, coffee):
     assert error["sample"] == "nomap.png" and "nomap.npy" in error["error"] and "--prior-dir" in error["error"]
 
 
-def test_missing_prior_dir_is_a_one_line_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "submodular_attribution.smdl_explanation_imagenet_superpixel",
-                           "--superpixel-algorithm", "prior", "--prior-dir", str(tmp_path / "none")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--prior-dir" in proc.stderr
+def test_missing_prior_dir_is_a_one_line_error(tmp_path, capsys):
+    from submodular_attribution.cli import main
+    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(PRESET, ["--superpixel-algorithm", "prior", "--prior-dir", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.strip().count("\n") == 0 and "--prior-dir" in err and "none" in err
 
 
 @pytest.mark.parametrize("bad", [np.ones((2, 3, 4, 5)), np.array([[np.nan]])])
