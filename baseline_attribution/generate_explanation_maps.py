@@ -25,9 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.claims import ClaimBoard
+from common.cli_style import normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
+from common.sharding import add_scale_arguments, resolve_shard
+from common.status import format_status, run_status
+from common.validation import check_writable_dir
 from models import DEFAULT_MODEL, list_models, load_model, resolve_device
 
 from . import METHODS, get_method, list_methods
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         shown = ", ".join(f"{name}={default}" for name, default in users)
         params.add_argument(_flag(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
                             help=f"used by {shown}")
+    add_scale_arguments(parser)
     return parser
 
 
@@ -142,9 +148,15 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     if args.batch_size < 1:
         raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
     method = get_method(args.method, **chosen_params(args))
-    samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
+    samples = resolve_shard(args.shard).select(select_range(parse_eval_list(args.eval_list, args.Datasets),
+                                                            args.begin, args.end))
     resolve_device(args.device)
     method_dir = Path(args.save_dir) / (args.run or args.model) / method_folder(method)
+    if args.status:
+        print(format_status(run_status(method_dir, samples, lambda s: map_path(method_dir, s).exists(),
+                                       stale_seconds=args.stale_seconds)))
+        return method_dir, BatchReport()
+    check_writable_dir("--save-dir", method_dir)
     todo = [s for s in samples if not map_path(method_dir, s).exists()]
     print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {method_dir}")
     if not todo:
@@ -171,8 +183,10 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
             handle.write(json.dumps({"sample": sample.name, "target": target, "forwards": blackbox.forward_count - forwards,
                                      "seconds": round(time.perf_counter() - started, 3)}) + "\n")
 
-    report = run_samples(samples, run_dir=method_dir, is_done=lambda s: map_path(method_dir, s).exists(),
-                         process=process, desc=method_folder(method)[:30], progress=not args.no_progress)
+    with ClaimBoard(method_dir, args.heartbeat_seconds, args.stale_seconds) as claims:
+        report = run_samples(samples, run_dir=method_dir, is_done=lambda s: map_path(method_dir, s).exists(),
+                             process=process, desc=method_folder(method)[:30], progress=not args.no_progress,
+                             claims=claims)
     print(f"{report.summary()}; maps in {method_dir}"
           + (f"; failures logged to {method_dir / 'errors.jsonl'}" if report.failed else ""))
     return method_dir, report
@@ -180,7 +194,7 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
 
 def main(argv: list[str] | None = None) -> tuple[Path, BatchReport]:
     """Parse ``argv`` and run; user errors exit with one line and status 2."""
-    return exit_on_toolkit_error(run)(build_parser().parse_args(argv))
+    return exit_on_toolkit_error(run)(normalise_flags(build_parser()).parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,10 @@ def parse_eval_list(list_path: str | Path, dataset_root: str | Path = ".") -> li
                 path = parts[0].strip()
             except ValueError:
                 label = None
+                # "img.png abc": a bad label, unless the whole line is a file name with a space in it
+                if PurePosixPath(parts[0]).suffix and not PurePosixPath(parts[1]).suffix and not (root / line).exists():
+                    raise ToolkitError(f"{list_path}:{number}: label {parts[1]!r} is not an integer class id "
+                                       f"in {raw!r}; expected 'relative/path.ext class_id'") from None
         if label is not None and label < 0:
             raise ToolkitError(f"{list_path}:{number}: negative class id {label} in {raw!r}; labels are class indices >= 0")
         pure = PurePosixPath(path)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from common.errors import ToolkitError
 
@@ -74,9 +73,13 @@ class BatchReport:
     skipped: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    claimed_elsewhere: int = 0  # samples another live worker was computing (see common.claims)
 
     def summary(self) -> str:
-        return f"{self.done} explained, {self.skipped} already done (skipped), {self.failed} failed"
+        text = f"{self.done} explained, {self.skipped} already done (skipped), {self.failed} failed"
+        if self.claimed_elsewhere:
+            text += f", {self.claimed_elsewhere} being computed by other workers"
+        return text
 
 
 def log_error(run_dir: str | Path, sample_name: str, exc: BaseException) -> None:
@@ -86,11 +89,14 @@ def log_error(run_dir: str | Path, sample_name: str, exc: BaseException) -> None
     record = {
         "sample": sample_name,
         "error": f"{exc.__class__.__name__}: {exc}",
-        "traceback": traceback.format_exc(limit=5),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=5)),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     with open(run_dir / "errors.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+_DONE, _CLAIMED, _RUN = "done", "claimed", "run"
 
 
 def run_samples(
@@ -98,34 +104,92 @@ def run_samples(
     *,
     run_dir: str | Path,
     is_done: Callable[[Any], bool],
-    process: Callable[[Any], None],
+    process: Callable[..., None],
     name_of: Callable[[Any], str] = lambda s: s.name,
     desc: str = "explaining",
     progress: bool = True,
+    claims: Any = None,
+    prepare: Callable[[Any], Any] | None = None,
+    prefetch_depth: int = 0,
 ) -> BatchReport:
     """The one batch loop: skip finished samples (resume), process the rest, log failures and go on.
 
-    ``process`` must write its results atomically; a :class:`ToolkitError` or any exception raised for one
-    sample is logged to ``errors.jsonl`` and printed as one line, and the loop continues.
+    ``process(sample)`` (or ``process(sample, prepare(sample))`` when ``prepare`` is given) must write its
+    results atomically; an exception raised for one sample is logged to ``errors.jsonl`` and printed as one
+    line on stderr, and the loop continues.
+
+    Args:
+        claims: a :class:`common.claims.ClaimBoard` (opened) shared with other workers on ``run_dir``: a
+            sample is processed only by the worker that claims it; the claim is released afterwards.
+        prepare: per-sample work that needs no model (load, resize, divide); with ``prefetch_depth > 0`` it
+            runs on a background thread that many samples ahead (:mod:`common.prefetch`).
     """
+    from common.prefetch import prefetch
+    from common.progress import log_line, progress_bar
+
     report = BatchReport()
     samples = list(samples)
-    bar = tqdm(samples, desc=desc, unit="img", disable=not progress, dynamic_ncols=True)
-    for sample in bar:
-        name = name_of(sample)
+
+    def gate(sample: Any) -> tuple[str, Any, BaseException | None]:
         if is_done(sample):
-            report.skipped += 1
-            continue
-        bar.set_postfix_str(name[-40:])
+            return _DONE, None, None
+        if claims is not None:
+            if not claims.claim(name_of(sample)):
+                return _CLAIMED, None, None
+            if is_done(sample):  # finished by another worker between our two looks
+                claims.release(name_of(sample))
+                return _DONE, None, None
+        if prepare is None:
+            return _RUN, None, None
         try:
-            process(sample)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a batch run logs the bad sample and goes on
-            log_error(run_dir, name, exc)
-            report.failed += 1
-            report.failures.append(name)
-            tqdm.write(f"skipped {name}: {exc.__class__.__name__ if not isinstance(exc, ToolkitError) else 'error'}: {exc}")
-            continue
-        report.done += 1
+            return _RUN, prepare(sample), None
+        except Exception as exc:  # noqa: BLE001 - logged per sample by the consumer
+            return _RUN, None, exc
+
+    bar = progress_bar(total=len(samples), desc=desc, unit="img", enabled=progress)
+    try:
+        for sample, gated, gate_error in prefetch(samples, gate, prefetch_depth):
+            name = name_of(sample)
+            bar.update(1)
+            if gate_error is not None:  # is_done or the claim itself failed
+                status, prepared, error = _RUN, None, gate_error
+            else:
+                status, prepared, error = gated
+            if status == _DONE:
+                report.skipped += 1
+                continue
+            if status == _CLAIMED:
+                report.claimed_elsewhere += 1
+                continue
+            bar.set_postfix_str(name[-40:])
+            try:
+                if error is not None:
+                    raise error
+                process(sample) if prepare is None else process(sample, prepared)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a batch run logs the bad sample and goes on
+                log_error(run_dir, name, exc)
+                report.failed += 1
+                report.failures.append(name)
+                kind = "error" if isinstance(exc, ToolkitError) else exc.__class__.__name__
+                log_line(f"skipped {name}: {kind}: {exc}")
+                continue
+            finally:
+                if claims is not None:
+                    claims.release(name)
+            report.done += 1
+    finally:
+        bar.close()
     return report
+
+
+def report_skipped(skipped: list[dict[str, str]], used: int) -> None:
+    """Print each result file an eval left out, and a warning that the means cover fewer files, on stderr."""
+    import sys
+
+    for item in skipped:
+        print(f"skipped {item['json']}: {item['error']}", file=sys.stderr)
+    if skipped:
+        print(f"warning: {len(skipped)} result files skipped; the means cover {used} of {used + len(skipped)} "
+              "(exit status 1; --allow-skipped to accept)", file=sys.stderr)

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from common.cli_style import normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
-from common.results import write_json_atomic
+from common.results import report_skipped, write_json_atomic
 from evals.smdl_curves import load_result
 
 SUMMARY_NAME = "auc_summary.json"
@@ -82,8 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(format_table(summary))
     print(f"Insertion AUC Score: {summary['insertion_auc']:.4f}")
     print(f"Deletion AUC Score: {summary['deletion_auc']:.4f}")
-    for item in summary["skipped"]:
-        print(f"skipped {item['json']}: {item['error']}")
+    report_skipped(summary["skipped"], len(summary["images"]))
     out = Path(args.explanation_dir) / SUMMARY_NAME
     write_json_atomic(out, summary)
     print(f"summary written to {out}")
@@ -95,12 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--explanation-dir", required=True, help="an SMDL run folder holding json/ and npy/")
     parser.add_argument("--verbose", action="store_true", help="also print the per-image table")
-    return parser
+    parser.add_argument("--allow-skipped", action="store_true",
+                        help="exit 0 even when some result files were unreadable and left out of the means")
+    return normalise_flags(parser)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    return exit_on_toolkit_error(run)(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    summary = exit_on_toolkit_error(run)(args)
+    summary["exit_status"] = 0 if summary["num_images"] and (args.allow_skipped or not summary["skipped"]) else 1
+    return summary
 
 
 if __name__ == "__main__":
-    raise SystemExit(0 if main()["num_images"] else 1)
+    raise SystemExit(main()["exit_status"])

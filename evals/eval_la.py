@@ -28,12 +28,25 @@ from typing import Any
 
 import numpy as np
 
+from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
-from evals.la_insertion_deletion import insertion_deletion
 from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
 from local_attribution.generate_pt import load_packed
-from models import list_models, load_model
+
+
+def load_model(name: str, weights: str | None = None, device: str = "cpu", batch_size: int = 32) -> Any:
+    """:func:`models.load_model`, imported on first use (keeps torch out of ``--help``)."""
+    from models import load_model as load
+
+    return load(name, weights=weights, device=device, batch_size=batch_size)
+
+
+def _model_names() -> list[str]:
+    from models import list_models
+
+    return list_models()
+
 
 CSV_HEADER = ["model", "attr_method", "spatial_range", "max-iter", "samples_number", "insertion", "deletion"]
 KEY_COLUMNS = CSV_HEADER[:5]
@@ -148,6 +161,8 @@ def evaluate(args: argparse.Namespace) -> tuple[float, float]:
         raise ToolkitError(f"--data {args.data}: images are {tuple(data.images.shape[-2:])}, {args.model} expects "
                            f"{model.input_size}; rerun generate_pt with --size {model.input_size}")
     try:
+        from evals.la_insertion_deletion import insertion_deletion
+
         result = insertion_deletion(model, data.images, maps, step=224, batch_size=args.batch_size,
                                     progress=not args.no_progress)
     except ValueError as exc:
@@ -160,6 +175,10 @@ def evaluate(args: argparse.Namespace) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> dict[str, str]:
     if args.batch_size < 1:
         raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
+    from local_attribution import list_methods
+
+    if args.attr_method not in list_methods():
+        raise ToolkitError(f"--attr-method {args.attr_method}: unknown method; choose one of {', '.join(list_methods())}")
     insertion, deletion = evaluate(args)
     row = result_row(args.model, args.attr_method, args.spatial_range, args.max_iter, args.samples_number,
                      insertion, deletion)
@@ -172,7 +191,8 @@ def run(args: argparse.Namespace) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.eval_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(), help="network to evaluate")
+    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
+                        help="network to evaluate")
     parser.add_argument("--attr_method", default=LA_NAME,
                         help="attribution method whose maps are scored (la, agi, attexplore, big, deeplift, eg, "
                              "fast_ig, guided_ig, ig, mfaba, sg, sm)")
@@ -188,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
     parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (the original: 100)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
+    return normalise_flags(parser)
 
 
 def main(argv: list[str] | None = None) -> dict[str, str]:

@@ -162,9 +162,9 @@ def insertion_deletion(
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from common.progress import progress_bar
 
-        bar = tqdm(total=2 * n_images * n_points, desc="insertion/deletion", unit="fwd", dynamic_ncols=True)
+        bar = progress_bar(total=2 * n_images * n_points, desc="insertion/deletion", unit="fwd")
     with torch.inference_mode():
         for g0 in range(0, n_images, image_group):
             g1 = min(g0 + image_group, n_images)

@@ -224,9 +224,9 @@ def sample_generators(generator: torch.Generator, n: int) -> list[torch.Generato
 def progress_bar(total: int, desc: str, enabled: bool):
     """A tqdm bar when ``enabled``, else a no-op object with the same ``update``/``close``."""
     if enabled:
-        from tqdm.auto import tqdm
+        from common.progress import progress_bar as shared_bar
 
-        return tqdm(total=total, desc=desc, leave=False)
+        return shared_bar(total=total, desc=desc, leave=False)
     return _NoBar()
 
 

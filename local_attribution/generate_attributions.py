@@ -34,17 +34,35 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import write_json_atomic, write_npy_atomic
+from common.sharding import add_scale_arguments, resolve_shard
+from common.validation import check_input_file, check_range, check_writable_dir, flag_name
 from local_attribution.generate_pt import PackedBatch, load_packed
-from models import list_models, load_classifier, resolve_device
 
 LA_NAME = "la"
+
+if TYPE_CHECKING:
+    import torch
+
+
+def load_classifier(name: str, weights: str | Path | None = None) -> torch.nn.Module:
+    """:func:`models.load_classifier`, imported on first use (keeps torch out of ``--help``)."""
+    from models import load_classifier as load
+
+    return load(name, weights=weights)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """:func:`models.resolve_device`, imported on first use."""
+    from models import resolve_device as resolve
+
+    return resolve(device)
 ORIGINAL_SEED = 3407
 _CHUNK_RE = re.compile(r"^(\d+)-(\d+)\.npy$")
 
@@ -87,6 +105,8 @@ def default_batch_size(method: Any, model: str) -> int:
 
 def outside_batch(images: torch.Tensor, begin: int, end: int) -> torch.Tensor | None:
     """The images ``(N - (end - begin), 3, H, W)`` not in ``begin..end-1``, or None when there are none."""
+    import torch
+
     if begin == 0 and end >= images.shape[0]:
         return None
     return torch.cat([images[:begin], images[end:]])
@@ -120,6 +140,8 @@ def resolve_targets(classifier: torch.nn.Module, data: PackedBatch, device: torc
                     mode: str = "label") -> torch.Tensor:
     """Explained class per image, int64 ``(N,)``: the label, or the argmax prediction where the label is -1
     (everywhere when ``mode == "prediction"``)."""
+    import torch
+
     targets = data.labels.clone()
     todo = torch.arange(targets.numel()) if mode == "prediction" else torch.nonzero(targets < 0).flatten()
     with torch.inference_mode():
@@ -151,14 +173,15 @@ def finished_chunks(folder: Path, n_images: int, image_shape: tuple[int, ...]) -
 
 
 def pending_batches(covered: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
-    """Contiguous ``(begin, end)`` batches of at most ``batch_size`` images not yet ``covered`` (bool ``(N,)``)."""
+    """Contiguous ``(begin, end)`` batches of at most ``batch_size`` images not yet ``covered`` (bool ``(N,)``),
+    never crossing a multiple of ``batch_size`` (so workers sharing a partial folder cut the same batches)."""
     batches, i, n = [], 0, covered.size
     while i < n:
         if covered[i]:
             i += 1
             continue
-        j = i
-        while j < n and not covered[j] and j - i < batch_size:
+        j = i + 1
+        while j < n and not covered[j] and j % batch_size != 0:
             j += 1
         batches.append((i, j))
         i = j
@@ -167,7 +190,7 @@ def pending_batches(covered: np.ndarray, batch_size: int) -> list[tuple[int, int
 
 def assemble(chunks: list[tuple[int, int, Path]], output: Path, shape: tuple[int, ...]) -> None:
     """Copy the chunks into a float32 ``.npy`` of ``shape`` (through a memory-mapped temp file + rename)."""
-    tmp = output.with_name(f".{output.name}.tmp")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # per process: two workers may finish together
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     try:
         for begin, end, path in chunks:
@@ -193,7 +216,9 @@ def compute_attributions(
     meta: dict[str, Any] | None = None,
     progress: bool = True,
     batch_kwargs: Callable[[int, int], dict[str, Any]] | None = None,
-) -> Path:
+    claims: Any = None,
+    shard: Any = None,
+) -> Path | None:
     """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
 
     Args:
@@ -208,10 +233,19 @@ def compute_attributions(
         meta: settings stored in the partial folder; a partial folder with other settings is refused.
         batch_kwargs: ``(begin, end) -> more keyword arguments`` for ``attribute`` on images begin..end-1
             (e.g. Expected Gradients' ``background``, see :func:`method_batch_kwargs`).
+        claims: a :class:`common.claims.ClaimBoard` on the partial folder, shared by workers computing the same
+            output: each batch is computed by the worker that claims it.
+        shard: a :class:`common.sharding.Shard`: this worker starts with its block of the batches (then helps
+            with the rest through the claims).
+
+    Returns:
+        ``output``, or None when other workers still hold claims on batches (the last one assembles).
 
     Raises:
         ToolkitError: the partial folder belongs to a run with other settings.
     """
+    import torch
+
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
@@ -233,12 +267,23 @@ def compute_attributions(
     for begin, end, _ in chunks:
         covered[begin:end] = True
     todo = pending_batches(covered, batch_size)
+    if shard is not None and shard.count > 1 and todo:
+        first = shard.select(todo)
+        start = todo.index(first[0]) if first else 0
+        todo = todo[start:] + todo[:start]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from common.progress import progress_bar
 
-        bar = tqdm(total=n, initial=int(covered.sum()), unit="img", dynamic_ncols=True, desc=output.stem[:40])
+        bar = progress_bar(total=n, initial=int(covered.sum()), unit="img", desc=output.stem[:40])
     for begin, end in todo:
+        key = f"{begin}-{end}"
+        if claims is not None:
+            if not claims.claim(key):
+                continue
+            if any(b <= begin and end <= e for b, e, _ in finished_chunks(work, n, image_shape)):
+                claims.release(key)
+                continue
         x = data.images[begin:end].to(device)
         y = targets[begin:end].to(device)
         generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
@@ -250,14 +295,28 @@ def compute_attributions(
                                f"{(end - begin, *image_shape)}")
         path = work / f"{begin:06d}-{end:06d}.npy"
         write_npy_atomic(path, maps.numpy())
-        chunks.append((begin, end, path))
+        if claims is not None:
+            claims.release(key)
         if bar is not None:
             bar.update(end - begin)
     if bar is not None:
         bar.close()
+    chunks = finished_chunks(work, n, image_shape)
+    covered[:] = False
+    for begin, end, _ in chunks:
+        covered[begin:end] = True
+    if not covered.all():
+        print(f"{int((~covered).sum())} images are being computed by other workers; the last one writes {output}")
+        return None
     assemble(sorted(chunks), output, (n, *image_shape))
     shutil.rmtree(work, ignore_errors=True)
     return output
+
+
+def _model_names() -> list[str]:
+    from models import list_models
+
+    return list_models()
 
 
 def _method_names() -> list[str]:
@@ -267,13 +326,22 @@ def _method_names() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> Path:
+    from common.claims import ClaimBoard
     from local_attribution import get_method
 
     output = attribution_path(args.prefix, args.model, args.attr_method, args.spatial_range, args.max_iter,
                               args.sampling_times)
+    shard = resolve_shard(args.shard)
+    if args.status:
+        print_status(output, args.stale_seconds)
+        return output
     if output.is_file():
         print(f"{output} exists; nothing to do (delete it to recompute)")
         return output
+    for flag in ("spatial_range", "max_iter", "sampling_times"):
+        check_range(flag_name(flag), getattr(args, flag), 1)
+    check_input_file("--weights", args.weights)
+    check_writable_dir("--prefix", args.prefix)
     hparams = method_hparams(args.attr_method, args.spatial_range, args.max_iter, args.sampling_times)
     try:
         method = get_method(args.attr_method, **hparams)
@@ -294,21 +362,42 @@ def run(args: argparse.Namespace) -> Path:
         "data": data_fingerprint(data), "batch_size": batch_size,
     }
     print(f"{args.model} / {args.attr_method} {hparams or ''}: {data.images.shape[0]} images, batch {batch_size}, "
-          f"device {device} -> {output}")
-    compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed, device=device,
-                         meta=meta, progress=not args.no_progress,
-                         batch_kwargs=method_batch_kwargs(method, data, device))
-    print(f"wrote {output}")
+          f"device {device} -> {output}" + (f", shard {shard}" if shard.count > 1 else ""))
+    with ClaimBoard(partial_dir(output), heartbeat_seconds=args.heartbeat_seconds,
+                    stale_seconds=args.stale_seconds) as claims:
+        written = compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
+                                       device=device, meta=meta, progress=not args.no_progress,
+                                       batch_kwargs=method_batch_kwargs(method, data, device), claims=claims,
+                                       shard=shard)
+    if written is not None:
+        print(f"wrote {output}")
     return output
+
+
+def print_status(output: Path, stale_seconds: float) -> None:
+    """``--status``: whether the output exists, else how many images the partial folder holds and claims."""
+    from common.claims import live_claims
+
+    if output.is_file():
+        print(f"{output}: done")
+        return
+    work = partial_dir(output)
+    chunks = [(int(m.group(1)), int(m.group(2))) for m in map(_CHUNK_RE.match, (p.name for p in work.glob("*.npy"))) if m]
+    claims = live_claims(work, stale_seconds)
+    live = sum(1 for c in claims.values() if not c["stale"])
+    print(f"{output}: missing; {sum(e - b for b, e in chunks)} images in {len(chunks)} finished batches in {work}, "
+          f"{live} batches claimed by live workers, {len(claims) - live} stale claims")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(),
+    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
                         help="network to explain (torchvision ones need --weights FILE)")
-    parser.add_argument("--attr_method", default=LA_NAME, choices=_method_names(), help="attribution method")
+    parser.add_argument("--attr_method", default=LA_NAME, type=LazyChoices(_method_names), metavar="METHOD",
+                        help="attribution method (la, agi, attexplore, big, deeplift, eg, fast_ig, guided_ig, ig, mfaba, "
+                             "sg, sm; local_attribution.list_methods() has them all)")
     parser.add_argument("--spatial_range", type=int, default=20,
                         help="LA only: s, neighbourhood divisor (eps = x / s per element)")
     parser.add_argument("--max_iter", type=int, default=20, help="LA only: K, steps per exploration path")
@@ -326,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", choices=("label", "prediction"), default="label",
                         help="class to explain: the label (prediction where it is -1), or always the prediction")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
+    add_scale_arguments(parser)
+    return normalise_flags(parser)
 
 
 def main(argv: list[str] | None = None) -> Path:

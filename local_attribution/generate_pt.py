@@ -25,14 +25,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from common.cli_style import normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.images import load_image, resize_image
 from common.results import atomic_write, write_json_atomic
+from common.validation import check_writable_dir
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 IMG_FILE = "img_batch.pt"
@@ -40,6 +42,9 @@ LABEL_FILE = "label_batch.pt"
 NAMES_FILE = "names.json"
 UNLABELLED = -1
 """Label value of an image without a class: the model's prediction is explained."""
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -82,12 +87,16 @@ def list_image_files(folder: str | Path) -> list[Path]:
 
 def to_chw_float(image: np.ndarray, size: int) -> torch.Tensor:
     """RGB uint8 ``(H, W, 3)`` -> float32 ``(3, size, size)`` in [0, 1] (bilinear resize when needed)."""
+    import torch
+
     resized = resize_image(image, size)
     return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1).float().div_(255.0)
 
 
 def stack_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
     """RGB uint8 images of any sizes -> float32 ``(N, 3, size, size)`` in [0, 1]."""
+    import torch
+
     return torch.stack([to_chw_float(img, size) for img in images]) if images else torch.empty(0, 3, size, size)
 
 
@@ -98,6 +107,8 @@ def read_labels_file(path: str | Path, count: int) -> torch.Tensor:
     Raises:
         ToolkitError: missing/unreadable file or a count that differs from the number of images.
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise ToolkitError(f"--labels {path}: file not found")
@@ -115,6 +126,8 @@ def read_labels_file(path: str | Path, count: int) -> torch.Tensor:
 
 def pack_folder(folder: str | Path, size: int = 224, labels_file: str | Path | None = None) -> PackedBatch:
     """Every image of ``folder`` (natural order) -> :class:`PackedBatch`; labels -1 unless ``labels_file``."""
+    import torch
+
     files = list_image_files(folder)
     images = stack_images([load_image(p) for p in files], size)
     labels = (read_labels_file(labels_file, len(files)) if labels_file is not None
@@ -128,6 +141,8 @@ def pack_samples(samples: Sequence[Sample], size: int = 224, source: str = "") -
     Raises:
         ToolkitError: no samples (empty list or range).
     """
+    import torch
+
     if not samples:
         raise ToolkitError(f"{source or 'eval list'}: no images in the selected range; check --begin/--end")
     images = stack_images([s.load() for s in samples], size)
@@ -137,6 +152,8 @@ def pack_samples(samples: Sequence[Sample], size: int = 224, source: str = "") -
 
 def write_torch_atomic(path: str | Path, obj: object) -> None:
     """``torch.save`` through a temp file + rename."""
+    import torch
+
     atomic_write(Path(path), lambda handle: torch.save(obj, handle), "wb")
 
 
@@ -162,6 +179,8 @@ def load_packed(data_dir: str | Path) -> PackedBatch:
     Raises:
         ToolkitError: a missing file or tensors of inconsistent shape (the message says how to make them).
     """
+    import torch
+
     root = Path(data_dir)
     img_path, label_path = root / IMG_FILE, root / LABEL_FILE
     hint = "run python -m local_attribution.generate_pt --out " + str(root) + " first"
@@ -190,9 +209,14 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
     if args.eval_list is not None:
         if args.labels is not None:
             raise ToolkitError("--labels goes with --img_path; an eval list carries its own labels")
-        samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
+        check_writable_dir("--out", args.out)
+        listed = parse_eval_list(args.eval_list, args.Datasets)
+        samples = select_range(listed, args.begin, args.end)
+        if not samples:
+            raise ToolkitError(f"--begin {args.begin} --end {args.end}: selects no line of the {len(listed)}-line eval list")
         batch = pack_samples(samples, args.size, source=str(args.eval_list))
     else:
+        check_writable_dir("--out", args.out)
         batch = pack_folder(args.img_path, args.size, args.labels)
     paths = save_packed(batch, args.out)
     labelled = int((batch.labels >= 0).sum())
@@ -219,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--end", type=int, default=-1, help="eval-list line to stop before; -1 = through the last")
     parser.add_argument("--size", type=int, default=224, help="side of the square images written (pixels)")
     parser.add_argument("--out", default="data", help="output folder for img_batch.pt, label_batch.pt, names.json")
-    return parser
+    return normalise_flags(parser)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Path]:

@@ -94,7 +94,9 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise ToolkitError(f"--weights {path}: cannot read a PyTorch state dict ({exc.__class__.__name__}: {exc})") from exc
+        # torch's own message is many lines of advice (weights_only=False ...); keep one line of ours
+        raise ToolkitError(f"--weights {path}: not a PyTorch state dict file ({exc.__class__.__name__}); pass the "
+                           "model's .pth/.pt state dict") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]

@@ -2,20 +2,25 @@
 
 ``SubmodularExplainer(blackbox, division, lambdas, selector).explain(image, target) -> Explanation``.
 Entry modules (``smdl_explanation_*``) are presets of :mod:`submodular_attribution.cli`.
+The names load on first use (PEP 562), so an entry module's ``--help`` does not import torch.
 """
 
-from submodular_attribution.explainer import Explanation, SubmodularExplainer
-from submodular_attribution.objective import Lambdas, SubmodularObjective
-from submodular_attribution.regions import DIVISIONS, divide
-from submodular_attribution.selection import SELECTORS, get_selector
+from __future__ import annotations
 
-__all__ = [
-    "Explanation",
-    "SubmodularExplainer",
-    "Lambdas",
-    "SubmodularObjective",
-    "DIVISIONS",
-    "divide",
-    "SELECTORS",
-    "get_selector",
-]
+from common.lazy import lazy_exports
+
+_EXPORTS = {
+    "Explanation": "submodular_attribution.explainer",
+    "SubmodularExplainer": "submodular_attribution.explainer",
+    "Lambdas": "submodular_attribution.objective",
+    "SubmodularObjective": "submodular_attribution.objective",
+    "DIVISIONS": "submodular_attribution.regions",
+    "divide": "submodular_attribution.regions",
+    "SELECTORS": "submodular_attribution.selection",
+    "get_selector": "submodular_attribution.selection",
+}
+
+__all__ = list(_EXPORTS)
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

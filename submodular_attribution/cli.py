@@ -10,23 +10,53 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
+from common.progress import log_line
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
-from models import DEFAULT_MODEL, list_models, load_model
-from models.registry import check_model_name
+from common.run_identity import RunIdentity, bind_run_folder, file_sha256, result_matches
+from common.sharding import add_scale_arguments, resolve_shard
+from common.validation import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_MAX_REGIONS,
+    check_division,
+    check_input_file,
+    check_range,
+    check_weights,
+    check_writable_dir,
+)
+from models import DEFAULT_MODEL
 from submodular_attribution import family_options
-from submodular_attribution.explainer import Explanation, SubmodularExplainer
-from submodular_attribution.masking import FILLS
-from submodular_attribution.objective import EFFECTIVENESS_FEATURES, Lambdas
 from submodular_attribution.region_inputs import sample_region_inputs
 from submodular_attribution.regions import DIVISIONS
-from submodular_attribution.selection import SELECTORS
+
+if TYPE_CHECKING:
+    from submodular_attribution.explainer import Explanation
+
+
+def _selector_names() -> list[str]:
+    from submodular_attribution.selection import SELECTORS
+
+    return sorted(SELECTORS)
+
+
+def _effectiveness_feature_names() -> tuple[str, ...]:
+    from submodular_attribution.objective import EFFECTIVENESS_FEATURES
+
+    return EFFECTIVENESS_FEATURES
+
+
+def _fill_names() -> tuple[str, ...]:
+    from submodular_attribution.masking import FILLS
+
+    return FILLS
 
 DEFAULT_REGION_SIZE = 30
 DEFAULT_GRID_SIZE = 7
+MIN_IMAGE_SIDE = 8  # pixels; smaller images are upsampled blocks with nothing to divide
 
 
 @dataclass(frozen=True)
@@ -72,13 +102,18 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     regions.add_argument("--region-size", type=int, default=preset.region_size,
                          help="SLICO region size in pixels at 224x224 (30 gives ~49 regions)")
     regions.add_argument("--grid-size", type=int, default=DEFAULT_GRID_SIZE, help="cells per side for --superpixel-algorithm grid")
+    regions.add_argument("--max-regions", type=int, default=DEFAULT_MAX_REGIONS,
+                         help="refuse divisions expected to give more regions (greedy costs ~m^2/2 forwards)")
 
     objective = parser.add_argument_group("objective (F = λ1·confidence + λ2·effectiveness + λ3·consistency + λ4·collaboration)")
     for index, (term, default) in enumerate(zip(("confidence", "effectiveness", "consistency", "collaboration"), preset.lambdas), 1):
         objective.add_argument(f"--lambda{index}", type=float, default=default, help=f"weight of the {term} term")
-    objective.add_argument("--selector", default=preset.selector, choices=sorted(SELECTORS), help="subset selection algorithm")
-    objective.add_argument("--fill", default="black", choices=FILLS, help="what removed pixels become (the original: black)")
-    objective.add_argument("--effectiveness-features", default=preset.effectiveness_features, choices=EFFECTIVENESS_FEATURES,
+    objective.add_argument("--selector", default=preset.selector, type=LazyChoices(_selector_names), metavar="NAME",
+                           help="subset selection algorithm (greedy: the original)")
+    objective.add_argument("--fill", default="black", type=LazyChoices(_fill_names), metavar="FILL",
+                           help="what removed pixels become (black: the original; mean, blur)")
+    objective.add_argument("--allow-negative", action="store_true", help="accept negative lambdas (otherwise refused)")
+    objective.add_argument("--effectiveness-features", default=preset.effectiveness_features, type=LazyChoices(_effectiveness_feature_names), metavar="FEATURES",
                            help="features of the single-region images the effectiveness distances use: the pooled "
                                 "penultimate activations or the logits (the model's output vector, as the original)")
     search = parser.add_argument_group("selector options (each selector reads the ones it uses)")
@@ -96,8 +131,9 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
 
     model = parser.add_argument_group("model")
     model.add_argument("--model", default=preset.model,
-                       help=f"black box: {', '.join(list_models())}; clip:<open_clip architecture> (zero-shot); "
-                            "embed:<model> (reference embedding)")
+                       help="black box: a registry classifier (efficientnet_lite0 runs offline; resnet50, vgg16, vit_b_16, "
+                            "... need --weights; models.list_models() has them all); clip:<open_clip architecture> "
+                            "(zero-shot); embed:<model> (reference embedding)")
     model.add_argument("--weights", default=None,
                        help="local weights file (torchvision / open_clip checkpoint; or an open_clip pretrained tag already "
                             "in the local cache); this machine cannot download")
@@ -112,6 +148,11 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     output.add_argument("--save-region-images", action="store_true",
                         help="save the original's (m, H, W, 3) uint8 ranked-region stack as npy instead of the int16 rank map")
     output.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    output.add_argument("--min-target-prob", type=float, default=0.01,
+                        help="warn (and flag in the json) when the model gives the explained class a lower probability on the full image")
+    output.add_argument("--prefetch", type=int, default=2,
+                        help="samples loaded and divided ahead on a background thread (0 = none)")
+    add_scale_arguments(parser)
     parser.add_argument("--config", default=None,
                         help="YAML file of flag defaults (keys are flag names, e.g. lambda2: 0.05); command-line flags win")
     family_options.add_family_arguments(parser)
@@ -150,6 +191,10 @@ def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Non
     unknown = sorted(set(normalised) - dests)
     if unknown:
         raise ToolkitError(f"--config {path}: unknown keys {', '.join(unknown)}; use the flag names of --help")
+    for action in parser._actions:  # registry-backed flags: one line here, not argparse's usage + error
+        value = normalised.get(action.dest)
+        if isinstance(action.type, LazyChoices) and value is not None and value not in action.type:
+            raise ToolkitError(f"--{action.dest.replace('_', '-')} {value}: choose one of {', '.join(action.type)}")
     parser.set_defaults(**normalised)
 
 
@@ -221,31 +266,120 @@ def save_explanation(explanation: Explanation, json_path: Path, npy_path: Path, 
 
 
 def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Check values argparse does not check when they come from ``--config``: choices and positive sizes."""
+    """Check every flag before the model loads: choices (also from ``--config``), numeric ranges, lambdas,
+    the division's region count at the model input size, the shard and a writable ``--save-dir`` (the
+    ``--weights`` file is checked at the start of :func:`run`: shipped configs name a file the user supplies)."""
     for action in parser._actions:
         value = getattr(args, action.dest, None)
         if action.choices is not None and value is not None and value not in action.choices:
             flag = action.option_strings[-1] if action.option_strings else action.dest
             raise ToolkitError(f"{flag} {value}: choose one of {', '.join(map(str, action.choices))}")
-    for flag in ("region_size", "grid_size", "batch_size", "pending_samples", "lazy_batch", "sample_size", "window"):
-        if getattr(args, flag) < 1:
-            raise ToolkitError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be >= 1")
+    check_range("--batch-size", args.batch_size, 1)
+    check_range("--max-regions", args.max_regions, 2)
+    check_range("--begin", args.begin, 0)
+    check_range("--end", args.end, -1)
+    check_range("--min-target-prob", args.min_target_prob, 0.0, 1.0)
+    check_range("--prefetch", args.prefetch, 0, 64)
+    check_range("--heartbeat-seconds", args.heartbeat_seconds, 0.01)
+    check_range("--stale-seconds", args.stale_seconds, 2 * args.heartbeat_seconds,
+                hint="keep it at least twice --heartbeat-seconds")
+    check_range("--region-size", args.region_size, 1)
+    check_range("--grid-size", args.grid_size, 1)
+    check_weights({f"--lambda{i}": getattr(args, f"lambda{i}") for i in range(1, 5)}, args.allow_negative)
+    check_division(args.superpixel_algorithm, DEFAULT_INPUT_SIZE, region_size=args.region_size,
+                   grid_size=args.grid_size, max_regions=args.max_regions)
+    for flag in ("pending_samples", "lazy_batch", "sample_size", "window"):
+        check_range(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
+    check_range("--forward-budget", args.forward_budget, 0)
+    from models.registry import check_model_name
+
     check_model_name(args.model)
     family_options.validate_family_args(args)
+    resolve_shard(args.shard)
+    if not args.status:
+        check_writable_dir("--save-dir", run_root(args))
+
+
+def run_root(args: argparse.Namespace) -> Path:
+    """``--save-dir`` with ``{model}`` filled in."""
+    return Path(args.save_dir.format(model=args.model))
+
+
+def run_identity(args: argparse.Namespace) -> RunIdentity:
+    """The settings that change results (see :mod:`common.run_identity`)."""
+    from submodular_attribution.explainer import RESULT_VERSION
+
+    return RunIdentity.from_settings({
+        "model": args.model,
+        "weights_sha256": file_sha256(args.weights),
+        "dataset_root": None if args.eval_list == DEMO_LIST else str(Path(args.Datasets).absolute()),
+        "division": args.superpixel_algorithm,
+        "division_params": division_params(args),
+        "lambdas": [args.lambda1, args.lambda2, args.lambda3, args.lambda4],
+        "selector": args.selector,
+        "fill": args.fill,
+        "npy_format": "region_images" if args.save_region_images else "rank_map",
+        "region_folders": {dest: None if folder is None else str(Path(folder).absolute())
+                           for dest, folder in family_options.region_folders(args).items()},
+        "result_version": RESULT_VERSION,
+    })
+
+
+def select_samples(args: argparse.Namespace) -> list[Sample]:
+    """The eval list, ``--begin/--end``, then this process's shard; warns when the range selects nothing."""
+    all_samples = parse_eval_list(args.eval_list, args.Datasets)
+    if not all_samples:
+        raise ToolkitError(f"--eval-list {args.eval_list}: no samples in the list")
+    samples = select_range(all_samples, args.begin, args.end)
+    if not samples:
+        log_line(f"warning: --begin {args.begin} --end {args.end} selects no line of the {len(all_samples)}-line eval list")
+    shard = resolve_shard(args.shard)
+    if shard.count > 1:
+        samples = shard.select(samples)
+        print(f"shard {shard}: {len(samples)} samples")
+        if not samples:
+            log_line(f"warning: shard {shard} has no samples (more shards than lines)")
+    return samples
+
+
+def warn_sample(name: str, message: str, warnings: list[str]) -> None:
+    """Record a per-sample warning (stored in the json) and print it on stderr."""
+    warnings.append(message)
+    log_line(f"warning: {name}: {message}")
 
 
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     """Explain every selected sample of the eval list; returns the run folder and what happened."""
-    samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin, args.end)
-    run_dir = Path(args.save_dir.format(model=args.model)) / run_folder_name(args)
-    todo = [s for s in samples if not result_paths(run_dir, s, s.label)[0].exists()]
+    from common.claims import ClaimBoard
+    from common.status import format_status, run_status
+
+    check_input_file("--weights", args.weights)  # here, not in validate_args: shipped configs name a file to supply
+    samples = select_samples(args)
+    run_dir = run_root(args) / run_folder_name(args)
+    identity = run_identity(args)
+
+    def is_done(sample: Sample) -> bool:
+        return result_matches(result_paths(run_dir, sample, sample.label)[0], identity.key)
+
+    if args.status:
+        print(format_status(run_status(run_dir, samples, is_done, stale_seconds=args.stale_seconds)))
+        return run_dir, BatchReport()
+    bind_run_folder(run_dir, identity, extra={k: v for k, v in vars(args).items() if k not in ("config", "status")})
+    todo = [s for s in samples if not is_done(s)]
     print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {run_dir}")
     if not todo:
         return run_dir, BatchReport(skipped=len(samples))
+    from models import load_model
+    from submodular_attribution.explainer import SubmodularExplainer
+    from submodular_attribution.objective import Lambdas
+
     blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
                           **family_options.model_options(args))
     for note in blackbox.enable_fast_paths(args.amp, args.compile):
         print(note)
+    if blackbox.input_size != DEFAULT_INPUT_SIZE:
+        check_division(args.superpixel_algorithm, blackbox.input_size, region_size=args.region_size,
+                       grid_size=args.grid_size, max_regions=args.max_regions)
     explainer = SubmodularExplainer(
         blackbox,
         division=args.superpixel_algorithm,
@@ -257,38 +391,67 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         effectiveness_features=args.effectiveness_features,
         confidence_term=family_options.confidence_term(args),
     )
-    settings = {k: v for k, v in vars(args).items() if k not in ("begin", "end", "no_progress", "config")}
-    write_json_atomic(run_dir / "config.json", settings)
 
-    def process(sample: Sample) -> None:
-        json_path, npy_path = result_paths(run_dir, sample, sample.label)
+    def prepare(sample: Sample) -> tuple[Any, Any, list[str]]:
+        """Load, resize and divide (no model): runs ahead on the prefetch thread."""
+        from submodular_attribution.regions import divide
+
+        image = sample.load()
+        if min(image.shape[:2]) < MIN_IMAGE_SIDE:
+            raise ToolkitError(f"{sample.ref}: image is {image.shape[1]}x{image.shape[0]} pixels, smaller than "
+                               f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}; nothing to divide into regions")
+        image = blackbox.resize(image)
         region_inputs = sample_region_inputs(args.superpixel_algorithm, family_options.region_folders(args),
                                              class_folder(sample.label), sample.stem)
+        labels = divide(image, explainer.division, **explainer.division_params, **region_inputs)
+        warnings: list[str] = []
+        regions = int(labels.max()) + 1
+        if regions < 2:
+            warn_sample(sample.name, f"the division gives {regions} region; the ranking is trivial", warnings)
+        return image, labels, warnings
+
+    def process(sample: Sample, prepared: tuple[Any, Any, list[str]]) -> None:
+        image, labels, warnings = prepared
         uncertainty = getattr(explainer.confidence_term, "uncertainty", None)
         uncertainty_before = uncertainty.forward_count if uncertainty is not None else 0
-        explanation = explainer.explain(sample.load(), sample.label, region_inputs=region_inputs)
-        explanation.extra["division_params"] = explainer.division_params
+        explanation = explainer.explain(image, sample.label, labels=labels)
+        if explanation.org_score < args.min_target_prob:
+            warn_sample(sample.name, f"the model gives class {explanation.target} p = {explanation.org_score:.3g} on "
+                        f"the full image (< --min-target-prob {args.min_target_prob}); the explanation is of a class "
+                        "the model does not see", warnings)
+        explanation.extra.update({
+            "division_params": explainer.division_params,
+            "identity_key": identity.key,
+            "min_target_prob": args.min_target_prob,
+            "low_target_prob": explanation.org_score < args.min_target_prob,
+            "warnings": warnings,
+        })
+        json_path, npy_path = result_paths(run_dir, sample, sample.label)
         if uncertainty is not None:
             explanation.extra["uncertainty_forward_passes"] = uncertainty.forward_count - uncertainty_before
         if args.record_counterfactual:
             family_options.record_counterfactual(explainer, explanation, blackbox.class_names)
         save_explanation(explanation, json_path, npy_path, sample.ref, blackbox.class_names, args.save_region_images)
 
-    report = run_samples(
-        samples,
-        run_dir=run_dir,
-        is_done=lambda s: result_paths(run_dir, s, s.label)[0].exists(),
-        process=process,
-        desc=Path(run_dir).name,
-        progress=not args.no_progress,
-    )
+    with ClaimBoard(run_dir, heartbeat_seconds=args.heartbeat_seconds, stale_seconds=args.stale_seconds) as claims:
+        report = run_samples(
+            samples,
+            run_dir=run_dir,
+            is_done=is_done,
+            process=process,
+            prepare=prepare,
+            prefetch_depth=args.prefetch,
+            claims=claims,
+            desc=Path(run_dir).name,
+            progress=not args.no_progress,
+        )
     print(f"{report.summary()}; results in {run_dir}" + (f"; failures logged to {run_dir / 'errors.jsonl'}" if report.failed else ""))
     return run_dir, report
 
 
 def main(preset: Preset, argv: list[str] | None = None) -> tuple[Path, BatchReport]:
     """Parse ``argv`` with the preset's defaults and run; user errors exit with one line and status 2."""
-    parser = build_parser(preset)
+    parser = normalise_flags(build_parser(preset))
     exit_on_toolkit_error(apply_config)(parser, argv)
     args = parser.parse_args(argv)
     exit_on_toolkit_error(validate_args)(parser, args)

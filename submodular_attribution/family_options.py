@@ -11,8 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from common.errors import ToolkitError
 from submodular_attribution.regions.prior import PRIOR_MODES
 
@@ -162,6 +160,8 @@ def record_counterfactual(explainer, explanation, class_names: list[str]) -> Non
     """LiMA's ``--record-counterfactual``: the full image's top-1 (``failure_label``), the target's and its
     probability on the full image, and ``failure_score``: its probability for every ranked prefix, aligned
     with ``consistency_score`` (m more forwards)."""
+    import torch
+
     from submodular_attribution.masking import compose_masked, make_fill
 
     blackbox = explainer.blackbox

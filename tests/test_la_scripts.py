@@ -108,8 +108,8 @@ def test_default_batch_sizes_are_the_originals():
 
 
 def test_help_documents_every_flag():
-    text = ga.build_parser().format_help()
-    for flag in ("--model", "--attr_method", "--spatial_range", "--max_iter", "--sampling_times", "--prefix",
+    text = ga.build_parser().format_help()  # one style (hyphens); the original underscore spellings are aliases
+    for flag in ("--model", "--attr-method", "--spatial-range", "--max-iter", "--sampling-times", "--prefix",
                  "--data", "--weights", "--device", "--batch-size", "--seed", "--target"):
         assert flag in text
 

@@ -182,23 +182,3 @@ def test_killed_run_redoes_a_sample_without_json_and_ignores_temp_files(photo_di
     (json_path.parent / ".my coffee.json.abc.tmp").write_text("{half")
     _, report = main(PRESET, argv)
     assert report.done == 1 and json.loads(json_path.read_text())["sub-k"] == 4
-
-
-def test_multigpu_script_splits_the_list_and_covers_every_sample(tmp_path, coffee):
-    import os
-    from pathlib import Path
-
-    from PIL import Image
-
-    for name in ("a", "b", "c"):
-        Image.fromarray(coffee).save(tmp_path / f"{name}.jpg")
-    (tmp_path / "list.txt").write_text("a.jpg 967\nb.jpg 967\nc.jpg 967")
-    root = Path(__file__).parent.parent
-    env = dict(os.environ, GPUS="cpu cpu", EVAL_LIST=str(tmp_path / "list.txt"), DATASETS=str(tmp_path),
-               LOG_DIR=str(tmp_path / "logs"), PYTHON=sys.executable)
-    proc = subprocess.run(["bash", str(root / "scripts/smdl_multigpu.sh"), "--superpixel-algorithm", "grid", "--grid-size", "2",
-                           "--lambda2", "0", "--save-dir", str(tmp_path / "out")], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert "lines 0..2" in proc.stdout and "lines 2..-1" in proc.stdout
-    done = sorted(p.name for p in (tmp_path / "out").rglob("*.json") if p.parent.name == "967")
-    assert done == ["a.json", "b.json", "c.json"]

@@ -25,6 +25,11 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 def slico(image: np.ndarray, region_size: int = 30, ruler: float = 20.0, iterations: int = 20) -> np.ndarray:
     """SLICO superpixels, as ``createSuperpixelSLIC(image, region_size, ruler)`` + ``iterate(20)``; no
     connectivity enforcement (as the original)."""
+    # OpenCV places round(side / region_size) seeds per side, the first at region_size / 2: from region_size
+    # = 2 x side on, that seed lies outside the image (or there is none) and OpenCV reads out of bounds (segfault).
+    if int(region_size) >= 2 * min(image.shape[:2]):
+        raise ToolkitError(f"--region-size {region_size}: at least twice the {image.shape[1]}x{image.shape[0]} image "
+                           "side (OpenCV SLIC would seed outside the image and crash); use at most half the side")
     slic = _ximgproc().createSuperpixelSLIC(_bgr(image), algorithm=_ximgproc().SLICO, region_size=int(region_size), ruler=float(ruler))
     slic.iterate(int(iterations))
     return slic.getLabels()

@@ -118,9 +118,9 @@ def singleton_scores(objective: Objective) -> TermScores:
 
 
 def progress_steps(steps: range, desc: str, show: bool):
-    """``steps``, wrapped in a tqdm bar (unit: region) when ``show``."""
+    """``steps``, wrapped in a progress bar (unit: region; plain lines in redirected logs) when ``show``."""
     if not show:
         return steps
-    from tqdm.auto import tqdm
+    from common.progress import progress_bar
 
-    return tqdm(steps, desc=desc, unit="region", leave=False)
+    return progress_bar(steps, desc=desc, unit="region", leave=False)

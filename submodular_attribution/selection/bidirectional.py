@@ -77,9 +77,9 @@ class BidirectionalSelector(Selector):
         in_back = torch.zeros(m, dtype=torch.bool)
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
+            from common.progress import progress_bar
 
-            bar = tqdm(total=m, desc="bidirectional", unit="region", leave=False)
+            bar = progress_bar(total=m, desc="bidirectional", unit="region", leave=False)
         while True:
             candidates = torch.nonzero(~(in_front | in_back)).flatten()
             if len(candidates) == 0:

@@ -1,0 +1,94 @@
+"""One flag style for every entry module: hyphens (``--eval-list``), with underscore aliases (``--eval_list``).
+
+:func:`normalise_flags` rewrites a finished parser: each ``--some_flag`` becomes ``--some-flag`` in ``--help``
+and both spellings parse (the original scripts' underscore spellings keep working in old command lines and
+shell scripts); flags marked ``required=True`` move to a "required arguments" group so ``--help`` shows them
+as required. Call it on the parser after every flag is added (other branches' flags included).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Iterator
+
+
+def _hyphen(option: str) -> str:
+    if not option.startswith("--"):
+        return option
+    return "--" + option[2:].replace("_", "-")
+
+
+def _underscore(option: str) -> str:
+    if not option.startswith("--"):
+        return option
+    return "--" + option[2:].replace("-", "_")
+
+
+def normalise_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Hyphen spellings in help, underscore aliases accepted, required flags grouped as required."""
+    for action in list(parser._actions):
+        shown: list[str] = []
+        for option in action.option_strings:
+            canonical = _hyphen(option)
+            if canonical not in shown:
+                shown.append(canonical)
+        for option in list(action.option_strings) + shown:
+            for alias in (_hyphen(option), _underscore(option)):
+                existing = parser._option_string_actions.get(alias)
+                if existing is None:
+                    parser._option_string_actions[alias] = action
+        action.option_strings = shown
+    # abbreviations (--eval) match both spellings of one flag: count each flag once, not as ambiguous
+    match_prefix = parser._get_option_tuples
+
+    def one_per_flag(option_string: str) -> list[tuple]:
+        seen: set[int] = set()
+        unique = []
+        for match in match_prefix(option_string):
+            if id(match[0]) not in seen:
+                seen.add(id(match[0]))
+                unique.append(match)
+        return unique
+
+    parser._get_option_tuples = one_per_flag  # type: ignore[method-assign]
+    required = [a for a in parser._actions if a.required and a.option_strings]
+    if required:
+        group = parser.add_argument_group("required arguments")
+        for action in required:
+            for other in parser._action_groups:
+                if action in other._group_actions and other is not group:
+                    other._group_actions.remove(action)
+            group._group_actions.append(action)
+        # argparse prints groups in creation order: put "required arguments" first after positionals
+        parser._action_groups.remove(group)
+        parser._action_groups.insert(1, group)
+    return parser
+
+
+class LazyChoices:
+    """A ``type=`` for a flag whose choices come from a registry, loaded on first use, not for ``--help``.
+
+    (argparse's own ``choices=`` is expanded by every ``--help``, which would import the registry and torch.)
+    A value outside the registry gets ``argument --flag: unknown 'x'; choose one of a, b, c``.
+    """
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load = load
+        self._names: list[str] | None = None
+        self.__name__ = "choice"  # argparse names the type in some messages
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            self._names = list(self._load())
+        return self._names
+
+    def __call__(self, value: str) -> str:
+        if value not in self.names():
+            raise argparse.ArgumentTypeError(f"unknown {value!r}; choose one of {', '.join(self.names())}")
+        return value
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

@@ -1,0 +1,25 @@
+"""PEP 562 lazy package exports: names load on first access, so importing a package (and ``--help``) skips torch."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(package: str, exports: dict[str, str], namespace: dict[str, Any],
+                 before: Callable[[], None] | None = None) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``: ``exports`` maps a name to the module defining it (absolute, or
+    relative to ``package``); ``before`` runs once before the first load (e.g. importing modules that register
+    things); each loaded value is cached in ``namespace`` (the package's ``globals()``)."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if before is not None:
+            before()
+        value = getattr(importlib.import_module(exports[name], package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
