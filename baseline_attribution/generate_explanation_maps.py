@@ -28,13 +28,10 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from common.claims import ClaimBoard
-from common.cli_style import normalise_flags
+from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
@@ -42,13 +39,57 @@ from common.run_identity import IDENTITY_FIELD, RunIdentity, bind_run_folder, fi
 from common.sharding import add_scale_arguments, resolve_shard
 from common.status import format_status, run_status
 from common.validation import check_writable_dir
-from models import DEFAULT_MODEL, list_models, load_model, resolve_device
+from models import DEFAULT_MODEL
 
-from . import METHODS, get_method, list_methods
-from .base import BaselineMethod
+if TYPE_CHECKING:
+    from .base import BaselineMethod
 
 DEFAULT_SEED = 0
 MAP_VERSION = 1  # bump when what a map means changes (it is part of the run identity)
+
+
+# ``{parameter: [(method, its default), ...]}`` of the registered methods, kept here so that ``--help`` builds the
+# parameter flags without importing the methods (torch); test_baselines checks it equals method_parameters().
+PARAMETERS: dict[str, list[tuple[str, Any]]] = {
+    "layer": [("gradcam", None), ("gradcampp", None), ("scorecam", None)],
+    "normalize": [("gradcam", True), ("gradcampp", True), ("scorecam", True), ("rise", "expectation")],
+    "score": [("scorecam", "probability")],
+    "channel_softmax": [("scorecam", False)],
+    "n_samples": [("lime", 1000), ("kernelshap", 1000)],
+    "kernel_width": [("lime", 0.25)],
+    "alpha": [("lime", 1.0)],
+    "fill": [("lime", "mean"), ("kernelshap", "grey"), ("occlusion", 0.0)],
+    "kernel_size": [("lime", 4.0), ("kernelshap", 4.0)],
+    "max_dist": [("lime", 200.0), ("kernelshap", 200.0)],
+    "ratio": [("lime", 0.2), ("kernelshap", 0.2)],
+    "n_masks": [("rise", 4000)],
+    "grid_size": [("rise", 7), ("hsic", 8), ("sobol", 8)],
+    "p_keep": [("rise", 0.5)],
+    "n_designs": [("hsic", 500), ("sobol", 32)],
+    "patch_size": [("occlusion", 10)],
+    "stride": [("occlusion", 5)],
+    "n_steps": [("ig", 80)],
+    "baseline_value": [("ig", 0.0)],
+}
+
+
+def _method_names() -> list[str]:
+    from . import list_methods
+
+    return list_methods()
+
+
+def _model_names() -> list[str]:
+    from models import list_models
+
+    return list_models()
+
+
+def load_model(name: str, **options: Any):
+    """:func:`models.load_model`, imported on first use (tests replace this module attribute with a toy)."""
+    from models import load_model as load
+
+    return load(name, **options)
 
 
 def _flag(param: str) -> str:
@@ -57,6 +98,8 @@ def _flag(param: str) -> str:
 
 def method_parameters() -> dict[str, list[tuple[str, Any]]]:
     """Every parameter of the registered methods: ``name -> [(method, its default), ...]``."""
+    from . import METHODS, list_methods
+
     table: dict[str, list[tuple[str, Any]]] = {}
     for name in list_methods():
         for param, default in METHODS[name].default_params.items():
@@ -76,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m baseline_attribution.generate_explanation_maps",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--method", required=True, choices=list_methods(), help="baseline attribution method")
+    parser.add_argument("--method", required=True, type=LazyChoices(_method_names), metavar="METHOD", help="baseline attribution method")
     data = parser.add_argument_group("data")
     data.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     data.add_argument("--eval-list", default="demo",
@@ -84,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--begin", type=int, default=0, help="first line (0-based) of the eval list to process")
     data.add_argument("--end", type=int, default=-1, help="one past the last line; -1 = through the last line")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=DEFAULT_MODEL, choices=list_models(), help="black-box classifier")
+    model.add_argument("--model", default=DEFAULT_MODEL, type=LazyChoices(_model_names), metavar="MODEL", help="black-box classifier")
     model.add_argument("--weights", default=None, help="local weights file (torchvision models; no downloads here)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32,
@@ -95,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--run", default="", help="run folder under --save-dir; empty = the model name")
     output.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     params = parser.add_argument_group("method parameters (default: the chosen method's own, listed per method)")
-    for param, users in method_parameters().items():
+    for param, users in PARAMETERS.items():
         shown = ", ".join(f"{name}={default}" for name, default in users)
         params.add_argument(_flag(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
                             help=f"used by {shown}")
@@ -119,6 +162,8 @@ def chosen_params(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         ToolkitError: a parameter the chosen method does not have, or a value of the wrong type.
     """
+    from . import METHODS
+
     given = {k.removeprefix("param_"): v for k, v in vars(args).items() if k.startswith("param_")}
     valid = METHODS[args.method].default_params
     for param in given:
@@ -160,6 +205,13 @@ def run_identity(args: argparse.Namespace, method: BaselineMethod) -> RunIdentit
 
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     """Write the maps of every selected sample; returns the method folder and what happened."""
+    import numpy as np
+    import torch
+
+    from models import resolve_device
+
+    from . import get_method
+
     if args.batch_size < 1:
         raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
     method = get_method(args.method, **chosen_params(args))

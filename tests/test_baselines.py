@@ -338,6 +338,13 @@ def test_generator_binds_its_folder_once_and_resumes_only_its_own_maps(tmp_path,
     assert json.loads(sidecar.read_text())["identity_key"] == key
 
 
+def test_generator_parameter_table_equals_the_registry():
+    """--help builds the parameter flags from a static table (no torch); it must list exactly the registry's."""
+    from baseline_attribution import generate_explanation_maps as gen
+
+    assert gen.PARAMETERS == gen.method_parameters()
+
+
 def test_generator_checks_flags_before_loading_the_model(tmp_path, monkeypatch, capsys):
     from baseline_attribution import generate_explanation_maps as gen
 

@@ -566,7 +566,7 @@ def test_help_of_every_batch_entry_module_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported by --help'\n")
     modules = ["submodular_attribution.smdl_explanation_imagenet_superpixel", "local_attribution.generate_attributions",
                "local_attribution.generate_pt", "evals.eval_la", "evals.eval_AUC_faithfulness",
-               "evals.eval_highest_confidence"]
+               "evals.eval_highest_confidence", "baseline_attribution.generate_explanation_maps"]
     proc = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     import models
