@@ -305,11 +305,33 @@ def run_root(args: argparse.Namespace) -> Path:
     return Path(args.save_dir.format(model=args.model))
 
 
+def identity_selector_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The selector flags the chosen selector's constructor takes (as :func:`get_selector` passes them), without
+    ``progress``; greedy takes none. Flags the selector ignores cannot change its ranking."""
+    import inspect
+
+    from submodular_attribution.selection import SELECTORS
+
+    accepted = inspect.signature(SELECTORS[args.selector].__init__).parameters
+    return {flag: getattr(args, flag) for flag in SELECTOR_FLAGS if flag in accepted}
+
+
 def run_identity(args: argparse.Namespace) -> RunIdentity:
-    """The settings that change results (see :mod:`common.run_identity`)."""
+    """The settings that change results (see :mod:`common.run_identity`).
+
+    Settings added after the first release of run identity (selector options, effectiveness features, the
+    family options of :func:`family_options.identity_settings`) are only listed when they apply / differ from
+    the original's, so a folder bound by a run that used none of them keeps its key."""
     from submodular_attribution.explainer import RESULT_VERSION
 
+    added: dict[str, Any] = dict(family_options.identity_settings(args))
+    options = identity_selector_options(args)
+    if options:
+        added["selector_options"] = options
+    if args.effectiveness_features != "penultimate":
+        added["effectiveness_features"] = args.effectiveness_features
     return RunIdentity.from_settings({
+        **added,
         "model": args.model,
         "weights_sha256": file_sha256(args.weights),
         "dataset_root": None if args.eval_list == DEMO_LIST else str(Path(args.Datasets).absolute()),

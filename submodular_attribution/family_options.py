@@ -146,6 +146,33 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def identity_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The family options that change results, for :func:`submodular_attribution.cli.run_identity`.
+
+    Only the options the run actually uses are listed (zero-shot options for ``clip:`` models, ``--reference``
+    for ``embed:`` models, the evidential options with ``--uncertainty-model``, ``--record-counterfactual`` when
+    set), each file by the sha256 of its content (``None`` = the shipped default). An option the run does not use
+    cannot change its results, so it does not make a folder refuse; and a run with none of them keeps the
+    identity key it had before these were recorded (empty dict = nothing added).
+    """
+    from common.run_identity import file_sha256
+
+    settings: dict[str, Any] = {}
+    if args.model.startswith("clip:") or args.model.startswith("embed:clip:"):
+        settings["zero_shot"] = {"class_names_sha256": file_sha256(args.class_names),
+                                 "templates_sha256": file_sha256(args.templates), "bgr": bool(args.bgr),
+                                 "prototype_recipe": args.prototype_recipe, "logit_scale": float(args.logit_scale)}
+    if args.model.startswith("embed:"):
+        settings["reference_sha256"] = file_sha256(args.reference)  # None: each image's own embedding
+    if uses_uncertainty_model(args):
+        settings["evidential"] = {"uncertainty_model": args.uncertainty_model,
+                                  "uncertainty_weights_sha256": file_sha256(args.uncertainty_weights),
+                                  "evidence_scale": float(args.evidence_scale)}
+    if args.record_counterfactual:
+        settings["record_counterfactual"] = True
+    return settings
+
+
 def confidence_term(args: argparse.Namespace):
     """The evidential confidence of ``--uncertainty-model`` (None = the entropy confidence)."""
     if not uses_uncertainty_model(args):

@@ -300,6 +300,51 @@ def test_generator_layout_resume_and_bad_samples(tmp_path, monkeypatch):
     assert np.array_equal(np.load(method_dir / "1" / "missing.npy"), first)
 
 
+def test_generator_binds_its_folder_once_and_resumes_only_its_own_maps(tmp_path, monkeypatch, capsys):
+    """config.json is written once; another --seed (stochastic method) or --weights file into the same folder is
+    refused with one line; a map whose sidecar is missing or of another key is recomputed, not served."""
+    from baseline_attribution import generate_explanation_maps as gen
+
+    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+                        BlackBox(conv_classifier(), batch_size=batch_size))
+    listing = write_eval_list(tmp_path)
+    listing.write_text("a.png 1\nsub/b.png 2\n")
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"one")
+    argv = ["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets", str(tmp_path / "data"),
+            "--save-dir", str(tmp_path / "out"), "--run", "toy", "--no-progress", "--weights", str(weights)]
+    method_dir, first = gen.main(argv)
+    config = (method_dir / "config.json").read_text()
+    key = json.loads(config)["identity_key"]
+    assert first.done == 2 and json.loads((method_dir / "1" / "a.json").read_text())["identity_key"] == key
+    capsys.readouterr()
+    for more in (["--seed", "1"], ["--weights", str(tmp_path / "w2.pth")]):
+        (tmp_path / "w2.pth").write_bytes(b"two")
+        with pytest.raises(SystemExit) as info:
+            gen.main(argv + more)
+        err = capsys.readouterr().err.strip()
+        assert info.value.code == 2 and err.count("\n") == 0 and "holds results of other settings" in err, err
+        assert ("seed: 0 -> 1" if more[0] == "--seed" else "weights_sha256") in err, err
+    # batch size does not change the maps: resumed, config.json untouched
+    _, again = gen.main(argv + ["--batch-size", "3"])
+    assert (again.done, again.skipped) == (0, 2)
+    assert (method_dir / "config.json").read_text() == config
+    # a map without its sidecar, and one whose sidecar has another key, are recomputed
+    (method_dir / "1" / "a.json").unlink()
+    sidecar = method_dir / "2" / "sub" / "b.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "identity_key": "0" * 16}))
+    _, redo = gen.main(argv)
+    assert (redo.done, redo.skipped) == (2, 0)
+    assert json.loads(sidecar.read_text())["identity_key"] == key
+
+
+def test_generator_parameter_table_equals_the_registry():
+    """--help builds the parameter flags from a static table (no torch); it must list exactly the registry's."""
+    from baseline_attribution import generate_explanation_maps as gen
+
+    assert gen.PARAMETERS == gen.method_parameters()
+
+
 def test_generator_checks_flags_before_loading_the_model(tmp_path, monkeypatch, capsys):
     from baseline_attribution import generate_explanation_maps as gen
 

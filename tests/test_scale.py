@@ -284,6 +284,69 @@ def test_weights_file_hash_is_part_of_the_identity(tmp_path):
         bind_run_folder(tmp_path / "run", second)
 
 
+def test_a_family_or_selector_option_into_the_same_folder_is_refused(toy_set, monkeypatch, capsys):
+    """--record-counterfactual (not in the folder name) and a selector option (in the folder name; here forced
+    into one folder, as a name collision would) are part of the identity: refused, nothing served."""
+    from submodular_attribution import cli
+
+    run_dir, first = main(PRESET, toy_argv(toy_set, "fam", "--end", "2"))
+    config = (run_dir / "config.json").read_text()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(PRESET, toy_argv(toy_set, "fam", "--end", "2", "--record-counterfactual"))
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.count("\n") == 0 and "record_counterfactual: None -> True" in err, err
+    assert (run_dir / "config.json").read_text() == config
+    # options greedy does not read change nothing: resumed, not refused
+    _, again = main(PRESET, toy_argv(toy_set, "fam", "--end", "2", "--seed", "5", "--lazy-batch", "2"))
+    assert (again.done, again.skipped) == (0, 2)
+
+    monkeypatch.setattr(cli, "run_folder_name", lambda args: "one-folder")
+    lazy_dir, lazy = main(PRESET, toy_argv(toy_set, "sel", "--end", "2", "--selector", "lazy", "--lazy-batch", "2"))
+    assert lazy.done == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(PRESET, toy_argv(toy_set, "sel", "--end", "2", "--selector", "lazy", "--lazy-batch", "3"))
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.count("\n") == 0 and "selector_options" in err and "'lazy_batch': 3" in err, err
+
+
+def test_zero_shot_evidential_and_reference_files_are_part_of_the_identity(tmp_path):
+    """File options by content hash: rewriting --class-names / --templates / --reference / --uncertainty-weights
+    in place (same path) gives another identity, as do --bgr, --logit-scale, --evidence-scale."""
+    from common.cli_style import normalise_flags
+    from common.run_identity import bind_run_folder
+    from submodular_attribution.cli import build_parser, run_identity
+
+    files = {name: tmp_path / name for name in ("names.txt", "templates.txt", "ref.npy", "edl.pth")}
+    for path in files.values():
+        path.write_text("a")
+    parser = normalise_flags(build_parser(PRESET))
+    clip = ["--model", "clip:ViT-B-32", "--class-names", str(files["names.txt"]), "--templates", str(files["templates.txt"])]
+    embed = ["--model", "embed:toy", "--reference", str(files["ref.npy"])]
+    edl = ["--uncertainty-model", "resnet18", "--uncertainty-weights", str(files["edl.pth"])]
+
+    def key(*argv):
+        return run_identity(parser.parse_args(list(argv)))
+
+    base = {"clip": key(*clip), "embed": key(*embed), "edl": key(*edl)}
+    assert len({k.key for k in base.values()} | {key().key}) == 4
+    for flags, which in (([*clip, "--bgr"], "clip"), ([*clip, "--logit-scale", "10"], "clip"),
+                         ([*clip, "--prototype-recipe", "raw"], "clip"), ([*edl, "--evidence-scale", "5"], "edl")):
+        assert key(*flags).key != base[which].key, flags
+    time.sleep(0.01)
+    for name, which, argv in (("names.txt", "clip", clip), ("templates.txt", "clip", clip), ("ref.npy", "embed", embed),
+                              ("edl.pth", "edl", edl)):
+        files[name].write_text("b" + name)
+        changed = key(*argv)
+        assert changed.key != base[which].key, name
+        bind_run_folder(tmp_path / f"run-{name}", base[which])
+        with pytest.raises(ToolkitError, match="sha256"):
+            bind_run_folder(tmp_path / f"run-{name}", changed)
+    # --evidence-scale without --uncertainty-model is not used: same identity as the plain run
+    assert key("--evidence-scale", "5").key == key().key
+
+
 # --------------------------------------------------------------------------------------------------------
 # Shards: every launcher convention covers the list exactly once
 
@@ -503,7 +566,7 @@ def test_help_of_every_batch_entry_module_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported by --help'\n")
     modules = ["submodular_attribution.smdl_explanation_imagenet_superpixel", "local_attribution.generate_attributions",
                "local_attribution.generate_pt", "evals.eval_la", "evals.eval_AUC_faithfulness",
-               "evals.eval_highest_confidence"]
+               "evals.eval_highest_confidence", "baseline_attribution.generate_explanation_maps"]
     proc = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     import models
