@@ -1,7 +1,7 @@
 """Benchmark the selectors against plain greedy: forwards, seconds, peak memory, Insertion/Deletion AUC
 (the original protocol, specs/smdl.md §5.1) and the Spearman correlation of the ranking with greedy's.
 
-    python -m scripts.benchmark_selection [--photos coffee chelsea] [--weightings default lima]
+    python -m scripts.benchmark_selection [--photos coffee chelsea ...] [--weightings default lima]
         [--selectors greedy bidirectional:pending_samples=12 lazy:forward_budget=240 ...]
 
 EfficientNet-Lite0, SLICO region size 30, each demo photo explained for its label. A selector is
@@ -36,7 +36,10 @@ DEFAULT_SELECTORS = [
     "bidirectional:pending_samples=12",
     "lazy:lazy_batch=4,forward_budget=245",
     "tail:head_steps=0",
-    "stochastic:sample_size=2,seed=0",
+    "stochastic:sample_size=2,seed=0,forward_budget=245",
+    "window:window=8,forward_budget=245",
+    "coarse:groups=10,forward_budget=245",
+    "surrogate:forward_budget=245",
 ]
 GOAL_FORWARDS, GOAL_INSERTION, GOAL_DELETION = 250, 0.99, 1.01
 
@@ -79,7 +82,7 @@ def run_one(blackbox, photo: str, lambdas: Lambdas, features: str, spec: str, me
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_selection", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--photos", nargs="+", default=["coffee", "chelsea"], choices=list(DEMO_PHOTOS), help="demo photos")
+    parser.add_argument("--photos", nargs="+", default=list(DEMO_PHOTOS), choices=list(DEMO_PHOTOS), help="demo photos")
     parser.add_argument("--weightings", nargs="+", default=list(WEIGHTINGS), choices=list(WEIGHTINGS), help="term weightings")
     parser.add_argument("--features", nargs="+", default=["penultimate", "logits"], choices=["penultimate", "logits"],
                         help="--effectiveness-features values (only weightings with an effectiveness term use them)")

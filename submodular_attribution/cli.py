@@ -121,13 +121,18 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
                         help="bidirectional: candidates the backward half evaluates per step (LiMA: 8, classifiers 12)")
     search.add_argument("--lazy-batch", type=int, default=4, help="lazy: regions re-scored per batch")
     search.add_argument("--forward-budget", type=int, default=0,
-                        help="lazy, window, stochastic: forwards per image for setup + search (0 = no budget; lazy is then exact)")
+                        help="lazy, window, stochastic, coarse, surrogate: forwards per image for setup + search + curves "
+                             "(0 = no budget; lazy is then exact, coarse refines every group, surrogate fits m random pairs)")
     search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
     search.add_argument("--prior", default="score", choices=["score", "log"],
                         help="window: order regions by F of the single region (score) or by log p(kept) - log p(removed) (log)")
     search.add_argument("--head-steps", type=int, default=0, help="tail: full greedy batches before the tail is ordered")
     search.add_argument("--sample-size", type=int, default=2, help="stochastic: regions scored per step")
     search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
+    search.add_argument("--groups", type=int, default=10, help="coarse: spatial super-regions ranked first")
+    search.add_argument("--inner", default="greedy", choices=["greedy", "window"],
+                        help="coarse: order inside the groups by greedy (best groups first, within the budget) or by "
+                             "a --window search over the groups' order")
 
     model = parser.add_argument_group("model")
     model.add_argument("--model", default=preset.model,
@@ -160,7 +165,8 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     return parser
 
 
-SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "prior", "head_steps", "sample_size", "seed")
+SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "prior", "head_steps", "sample_size", "seed",
+                  "groups", "inner")
 
 
 def selector_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -234,6 +240,11 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
         return f"-head-{args.head_steps}"
     if selector == "stochastic":
         return f"-sample-{args.sample_size}-seed-{args.seed}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "coarse":
+        inner = "greedy" if args.inner == "greedy" else f"window-{args.window}"
+        return f"-groups-{args.groups}-{inner}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "surrogate":
+        return f"-seed-{args.seed}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     return ""
 
 
@@ -288,7 +299,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     check_weights({f"--lambda{i}": getattr(args, f"lambda{i}") for i in range(1, 5)}, args.allow_negative)
     check_division(args.superpixel_algorithm, DEFAULT_INPUT_SIZE, region_size=args.region_size,
                    grid_size=args.grid_size, max_regions=args.max_regions)
-    for flag in ("pending_samples", "lazy_batch", "sample_size", "window"):
+    for flag in ("pending_samples", "lazy_batch", "sample_size", "window", "groups"):
         check_range(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
     check_range("--forward-budget", args.forward_budget, 0)
     from models.registry import check_model_name

@@ -70,7 +70,7 @@ def test_exact_selectors_return_greedys_order_on_a_modular_objective(name, seed)
 
 @pytest.mark.parametrize("name", sorted(n for n, cls in SELECTORS.items() if cls.stochastic))
 def test_same_seed_same_order(toy_blackbox, name):
-    rankings = [get_selector(name, **{**OPTIONS, "seed": s}).select(toy_objective(toy_blackbox, LAMBDAS["lima"], 4)).ranking
+    rankings = [get_selector(name, **{**OPTIONS, "forward_budget": 0, "seed": s}).select(toy_objective(toy_blackbox, LAMBDAS["lima"], 4)).ranking
                 for s in (5, 5, 6)]
     assert rankings[0] == rankings[1]
     assert rankings[0] != rankings[2]
@@ -100,11 +100,11 @@ def test_bidirectional_formula_matches_the_spec_example():
     assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1218 + 336 + 54 + 2 + 49
 
 
-@pytest.mark.parametrize("name", ["lazy", "window", "stochastic"])
+@pytest.mark.parametrize("name", ["lazy", "window", "stochastic", "coarse", "surrogate"])
 def test_budgeted_selectors_stay_within_their_budget(toy_blackbox, name):
     objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
     before = toy_blackbox.forward_count
-    get_selector(name, lazy_batch=4, window=6, forward_budget=90).select(objective)
+    get_selector(name, lazy_batch=4, window=6, groups=3, forward_budget=90).select(objective)
     assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
 
 
@@ -139,4 +139,56 @@ def test_window_log_prior_ranks_every_region_with_real_curves(toy_blackbox):
     selection = get_selector("window", window=2, prior="log").select(objective)
     fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 10)), 9))
     assert sorted(selection.ranking) == list(range(9))
+    np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)
+
+
+class AdditiveLogOddsObjective(ModularObjective):
+    """p_t(x_S) = sigmoid(b + Σ_{i∈S} w_i): the surrogate's model holds exactly."""
+
+    def score(self, subsets, kept_probs=None):
+        def prob(masks):
+            return torch.sigmoid(-4.0 + (masks.double() * self.weights).sum(dim=1))
+
+        kept, collaboration = prob(subsets), 1.0 - prob(~subsets)
+        zeros = torch.zeros_like(kept)
+        return TermScores(zeros, zeros, kept, collaboration, kept + collaboration, zeros)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_surrogate_recovers_the_order_of_an_additive_log_odds_model(seed):
+    weights = np.random.default_rng(seed).permutation(np.linspace(-2.0, 3.0, 12))
+    selection = get_selector("surrogate", forward_budget=0, alpha=1e-6, seed=seed).select(AdditiveLogOddsObjective(weights))
+    assert selection.ranking == list(np.argsort(-weights))
+
+
+def test_coarse_ranks_groups_then_regions_on_a_modular_objective():
+    """Without a label map the groups are consecutive indices; greedy over groups takes the heaviest group, and the
+    refinement (no budget) orders each group by weight."""
+    weights = np.array([0.1, 0.9, 0.2, 0.5, 0.4, 0.3, 0.8, 0.05, 0.6])  # groups 0-2 (1.2), 3-5 (1.2), 6-8 (1.45)
+    weights[3] = 0.55  # group 3-5 sums to 1.25 > 1.2
+    ranking = get_selector("coarse", groups=3, forward_budget=0).select(ModularObjective(weights)).ranking
+    assert ranking == [6, 8, 7, 3, 4, 5, 1, 2, 0]
+
+
+def test_spatial_groups_partition_the_regions_into_compact_groups():
+    from submodular_attribution.selection.coarse import region_centroids, spatial_groups
+
+    labels = torch.from_numpy(divide(np.zeros((32, 32, 3), np.uint8), "grid", grid_size=4))  # 16 regions, 8x8 px
+    centroids, area = region_centroids(labels, 16)
+    assert torch.equal(area, torch.full((16,), 64.0, dtype=torch.float64))
+    groups = spatial_groups(centroids, 4)
+    assert sorted(r for g in groups for r in g) == list(range(16))
+    assert groups == spatial_groups(centroids, 4)
+    for members in groups:  # 4 groups of a 4x4 grid: every group fits in a 2x2 block of cells
+        spread = centroids[members].max(dim=0).values - centroids[members].min(dim=0).values
+        assert (spread <= 8.0 + 1e-9).all(), members
+
+
+@pytest.mark.parametrize("inner", ["greedy", "window"])
+def test_coarse_curves_are_real_and_within_budget(toy_blackbox, inner):
+    objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
+    before = toy_blackbox.forward_count
+    selection = get_selector("coarse", groups=4, forward_budget=90, inner=inner, window=3).select(objective)
+    assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 17)), 16))
     np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)

@@ -1,6 +1,15 @@
 """Selectors behind one registry: ``get_selector("greedy")``."""
 
-from submodular_attribution.selection import bidirectional, greedy, lazy, stochastic, tail, window  # noqa: F401  (registers)
+from submodular_attribution.selection import (  # noqa: F401  (registers)
+    bidirectional,
+    coarse,
+    greedy,
+    lazy,
+    stochastic,
+    surrogate,
+    tail,
+    window,
+)
 from submodular_attribution.selection.base import (
     SELECTORS,
     Selection,

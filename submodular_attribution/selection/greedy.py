@@ -55,3 +55,18 @@ class GreedySelector(Selector):
             for name, value in scores.at(best).items():
                 curves[name].append(value)
         return Selection(ranking, curves)
+
+
+def append_best(objective: Objective, chosen: torch.Tensor, candidates: torch.Tensor, ranking: list[int],
+                known: dict[int, dict[str, float]]) -> int:
+    """One greedy step over ``candidates`` ``(k,)``: score ``chosen`` ``(m,)`` ∪ {c} for each (2k forwards), mark the
+    best (ties: the earliest candidate) in ``chosen``, append it to ``ranking`` and its terms to ``known`` (the
+    curve point of the new prefix). Returns the best's position in ``candidates``."""
+    scores = objective.score(extended_subsets(chosen, candidates))
+    best = GreedySelector.best_index(scores.total)
+    pick = int(candidates[best])
+    chosen[pick] = True
+    ranking.append(pick)
+    known[len(ranking)] = scores.at(best)
+    return best
+

@@ -9,11 +9,10 @@ from submodular_attribution.selection.base import (
     Selection,
     Selector,
     complete_selection,
-    extended_subsets,
     progress_steps,
     register_selector,
 )
-from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.greedy import append_best
 
 
 @register_selector
@@ -63,10 +62,5 @@ class StochasticGreedySelector(Selector):
             draw = torch.randperm(len(remaining), generator=generator)[:size]
             spent += 2 * min(size, len(remaining))
             sample = remaining[torch.sort(draw).values]  # ascending ids: ties go to the lowest index
-            scores = objective.score(extended_subsets(chosen, sample))
-            best = GreedySelector.best_index(scores.total)
-            pick = int(sample[best])
-            chosen[pick] = True
-            ranking.append(pick)
-            known[len(ranking)] = scores.at(best)
+            append_best(objective, chosen, sample, ranking, known)
         return complete_selection(objective, ranking, known)

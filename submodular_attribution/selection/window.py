@@ -10,12 +10,11 @@ from submodular_attribution.selection.base import (
     Selection,
     Selector,
     complete_selection,
-    extended_subsets,
     progress_steps,
     register_selector,
     singleton_scores,
 )
-from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.greedy import append_best
 
 PRIORS = ("score", "log")
 
@@ -69,21 +68,7 @@ class WindowSelector(Selector):
         prior = torch.argsort(-self._prior_values(first), stable=True)  # ties: lowest index first
         start = int(prior[0])
         ranking, known = [start], {1: first.at(start)}
-        chosen = torch.zeros(m, dtype=torch.bool)
-        chosen[start] = True
-        for step in progress_steps(range(1, m), "window", self.progress):
-            remaining = prior[~chosen[prior]]
-            width = min(len(remaining), self._width(spent, m - step))
-            window = remaining[:width]
-            scores = objective.score(extended_subsets(chosen, window))
-            spent += 2 * width
-            best = GreedySelector.best_index(scores.total)
-            # ties between window members go to the earlier one in the prior (the window is in prior order)
-            pick = int(window[best])
-            chosen[pick] = True
-            ranking.append(pick)
-            known[len(ranking)] = scores.at(best)
-        return complete_selection(objective, ranking, known)
+        return window_search(objective, prior, ranking, known, spent, self.window, self.forward_budget, self.progress)
 
     def _prior_values(self, singles) -> torch.Tensor:
         if self.prior == "score":
@@ -92,8 +77,26 @@ class WindowSelector(Selector):
         removed = 1.0 - singles.collaboration.detach().double().cpu()
         return torch.log(kept.clamp_min(1e-12)) - torch.log(removed.clamp_min(1e-12))
 
-    def _width(self, spent: int, remaining_steps: int) -> int:
-        if self.forward_budget <= 0:
-            return self.window
-        spare = (self.forward_budget - spent - 2 * (remaining_steps - 1)) // 2
-        return max(1, min(self.window, spare))
+
+def window_search(objective: Objective, prior: torch.Tensor, ranking: list[int], known: dict[int, dict[str, float]],
+                  spent: int, window: int, forward_budget: int, progress: bool = False) -> Selection:
+    """Extend ``ranking`` (a prefix, possibly empty) to all m regions: each step scores S ∪ {c} for the first w
+    remaining regions of ``prior`` ``(m,)`` and appends the best; w = ``window`` while ``forward_budget`` (0 = none)
+    minus ``spent`` forwards leaves 2 forwards for every later step, then fewer, down to 1."""
+    m = objective.num_regions
+    chosen = torch.zeros(m, dtype=torch.bool)
+    chosen[ranking] = True
+    for step in progress_steps(range(len(ranking), m), "window", progress):
+        remaining = prior[~chosen[prior]]
+        width = min(len(remaining), _width(window, forward_budget, spent, m - step))
+        # ties between window members go to the earlier one in the prior (the window is in prior order)
+        append_best(objective, chosen, remaining[:width], ranking, known)
+        spent += 2 * width
+    return complete_selection(objective, ranking, known)
+
+
+def _width(window: int, forward_budget: int, spent: int, remaining_steps: int) -> int:
+    if forward_budget <= 0:
+        return window
+    spare = (forward_budget - spent - 2 * (remaining_steps - 1)) // 2
+    return max(1, min(window, spare))
