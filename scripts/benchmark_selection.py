@@ -40,6 +40,8 @@ DEFAULT_SELECTORS = [
     "window:window=8,forward_budget=245",
     "coarse:groups=10,forward_budget=245",
     "surrogate:forward_budget=245",
+    "onesided:window=8,forward_budget=245",
+    "onesided:window=4,forward_budget=245,order=groups",
 ]
 GOAL_FORWARDS, GOAL_INSERTION, GOAL_DELETION = 250, 0.99, 1.01
 

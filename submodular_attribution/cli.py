@@ -121,18 +121,25 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
                         help="bidirectional: candidates the backward half evaluates per step (LiMA: 8, classifiers 12)")
     search.add_argument("--lazy-batch", type=int, default=4, help="lazy: regions re-scored per batch")
     search.add_argument("--forward-budget", type=int, default=0,
-                        help="lazy, window, stochastic, coarse, surrogate: forwards per image for setup + search + curves "
+                        help="lazy, window, stochastic, coarse, surrogate, onesided: forwards per image for setup + search + curves "
                              "(0 = no budget; lazy is then exact, coarse refines every group, surrogate fits m random pairs)")
-    search.add_argument("--window", type=int, default=8, help="window: most regions of the single-region order re-scored per step")
+    search.add_argument("--window", type=int, default=8,
+                        help="window, onesided, coarse --inner window: most regions of the prior order compared per step")
     search.add_argument("--prior", default="score", choices=["score", "log"],
                         help="window: order regions by F of the single region (score) or by log p(kept) - log p(removed) (log)")
     search.add_argument("--head-steps", type=int, default=0, help="tail: full greedy batches before the tail is ordered")
     search.add_argument("--sample-size", type=int, default=2, help="stochastic: regions scored per step")
     search.add_argument("--seed", type=int, default=0, help="seed of the stochastic selectors (same seed, same ranking)")
-    search.add_argument("--groups", type=int, default=10, help="coarse: spatial super-regions ranked first")
+    search.add_argument("--groups", type=int, default=10,
+                        help="coarse: spatial super-regions ranked first; onesided --order groups: groups of the prior")
     search.add_argument("--inner", default="greedy", choices=["greedy", "window"],
                         help="coarse: order inside the groups by greedy (best groups first, within the budget) or by "
                              "a --window search over the groups' order")
+    search.add_argument("--order", default="leave-one-out", choices=["leave-one-out", "groups"],
+                        help="onesided: prior order, by p(image without the region) or groups by F first, then that")
+    search.add_argument("--switch-probability", type=float, default=0.05,
+                        help="onesided: target probability of the kept prefix at which candidates are compared on "
+                             "the kept image instead of the complement image")
 
     model = parser.add_argument_group("model")
     model.add_argument("--model", default=preset.model,
@@ -166,7 +173,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
 
 
 SELECTOR_FLAGS = ("pending_samples", "lazy_batch", "forward_budget", "window", "prior", "head_steps", "sample_size", "seed",
-                  "groups", "inner")
+                  "groups", "inner", "order", "switch_probability")
 
 
 def selector_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -243,6 +250,10 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
     if selector == "coarse":
         inner = "greedy" if args.inner == "greedy" else f"window-{args.window}"
         return f"-groups-{args.groups}-{inner}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
+    if selector == "onesided":
+        order = f"groups-{args.groups}" if args.order == "groups" else args.order
+        return (f"-{args.window}-{order}-switch-{args.switch_probability:g}"
+                + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else ""))
     if selector == "surrogate":
         return f"-seed-{args.seed}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     return ""
@@ -302,6 +313,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     for flag in ("pending_samples", "lazy_batch", "sample_size", "window", "groups"):
         check_range(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
     check_range("--forward-budget", args.forward_budget, 0)
+    check_range("--switch-probability", args.switch_probability, 0.0, 1.0)
     from models.registry import check_model_name
 
     check_model_name(args.model)

@@ -162,12 +162,19 @@ class SubmodularObjective:
         ]
         return torch.cat(values)
 
-    def score(self, subsets: torch.Tensor, kept_probs: torch.Tensor | None = None) -> TermScores:
-        """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images), or
-        B when the kept images' probabilities ``kept_probs`` ``(B, C)`` are given (e.g. :attr:`singleton_probs`)."""
+    def kept_probabilities(self, subsets: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(B, C)`` of the images keeping ``subsets`` ``(B, m)`` bool: B forwards. With
+        ``~subsets`` they are the complement images' (what :meth:`score` reads collaboration from)."""
+        return self._predict(subsets.to(self.blackbox.device))[0]
+
+    def score(self, subsets: torch.Tensor, kept_probs: torch.Tensor | None = None,
+              complement_probs: torch.Tensor | None = None) -> TermScores:
+        """All four terms and F for ``subsets`` ``(B, m)`` bool: 2B forwards (kept and complement images), one
+        fewer per subset for each of ``kept_probs`` ``(B, C)`` (e.g. :attr:`singleton_probs`) and
+        ``complement_probs`` ``(B, C)`` given (from :meth:`kept_probabilities` of the same or complement subsets)."""
         subsets = subsets.to(self.blackbox.device)
         kept = self._predict(subsets)[0] if kept_probs is None else kept_probs.to(self.blackbox.device)
-        complement, _ = self._predict(~subsets)
+        complement = self._predict(~subsets)[0] if complement_probs is None else complement_probs.to(self.blackbox.device)
         consistency = kept[:, self.target]
         collaboration = 1.0 - complement[:, self.target]
         if self.confidence_term is not None:

@@ -100,7 +100,7 @@ def test_bidirectional_formula_matches_the_spec_example():
     assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1218 + 336 + 54 + 2 + 49
 
 
-@pytest.mark.parametrize("name", ["lazy", "window", "stochastic", "coarse", "surrogate"])
+@pytest.mark.parametrize("name", ["lazy", "window", "stochastic", "coarse", "surrogate", "onesided"])
 def test_budgeted_selectors_stay_within_their_budget(toy_blackbox, name):
     objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
     before = toy_blackbox.forward_count
@@ -190,5 +190,74 @@ def test_coarse_curves_are_real_and_within_budget(toy_blackbox, inner):
     before = toy_blackbox.forward_count
     selection = get_selector("coarse", groups=4, forward_budget=90, inner=inner, window=3).select(objective)
     assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 17)), 16))
+    np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)
+
+
+class CountingLogOddsObjective(AdditiveLogOddsObjective):
+    """The additive log-odds model with the one-image API of SubmodularObjective (target 0 of 2 classes) and a
+    forward counter."""
+
+    target = 0
+
+    def __init__(self, weights):
+        super().__init__(weights)
+        self.forwards = 0
+
+    def kept_probabilities(self, subsets):
+        self.forwards += len(subsets)
+        p = torch.sigmoid(-4.0 + (subsets.double() * self.weights).sum(dim=1))
+        return torch.stack([p, 1.0 - p], dim=1)
+
+    def score(self, subsets, kept_probs=None, complement_probs=None):
+        self.forwards += len(subsets) * ((kept_probs is None) + (complement_probs is None))
+        return super().score(subsets)
+
+
+@pytest.mark.parametrize("window,switch", [(20, 0.05), (20, 1.01), (3, 0.05)])
+def test_onesided_follows_the_weights_and_counts_its_forwards(window, switch):
+    """On an additive log-odds model the lowest p(V ∖ (S ∪ c)) and the highest p(S ∪ c) are both the heaviest
+    remaining region, so any window over the leave-one-out order (which is the weight order) ranks by weight.
+    Forwards: m leave-one-out images, then w_j + 1 per step with w_j > 1, 2 per step with w_j = 1."""
+    weights = np.random.default_rng(3).permutation(np.linspace(-1.0, 2.0, 10))
+    objective = CountingLogOddsObjective(weights)
+    selection = get_selector("onesided", window=window, switch_probability=switch, forward_budget=0).select(objective)
+    assert selection.ranking == list(np.argsort(-weights))
+    widths = [min(window, 10 - j) for j in range(10)]
+    assert objective.forwards == 10 + sum(w + 1 if w > 1 else 2 for w in widths)
+    fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 11)), 10))
+    np.testing.assert_allclose(selection.curves["total"], fresh.total.numpy(), atol=1e-12)
+
+
+def test_onesided_compares_on_the_complement_until_the_switch():
+    """Region 0 alone makes the class (kept side wins it) but removing it barely matters; regions 1, 2 matter
+    only together. Below the switch the complement side picks 1 or 2 first; with switch 0 the kept side picks 0."""
+
+    class Interacting(CountingLogOddsObjective):
+        def kept_probabilities(self, subsets):
+            self.forwards += len(subsets)
+            s = subsets.double()
+            p = 0.9 * s[:, 0] * (s.sum(dim=1) == 1) + 0.8 * s[:, 1] * s[:, 2] + 0.01
+            return torch.stack([p.clamp(max=0.99), 1.0 - p.clamp(max=0.99)], dim=1)
+
+        def score(self, subsets, kept_probs=None, complement_probs=None):
+            kept = self.kept_probabilities(subsets)[:, 0]
+            collaboration = 1.0 - self.kept_probabilities(~subsets)[:, 0]
+            zeros = torch.zeros_like(kept)
+            return TermScores(zeros, zeros, kept, collaboration, kept + collaboration, zeros)
+
+    objective = Interacting(np.zeros(5))
+    deletion_first = get_selector("onesided", window=5, switch_probability=0.5, forward_budget=0).select(objective)
+    insertion_first = get_selector("onesided", window=5, switch_probability=0.0, forward_budget=0).select(objective)
+    assert deletion_first.ranking[0] in (1, 2)
+    assert insertion_first.ranking[0] == 0
+
+
+def test_onesided_group_order_has_real_curves_within_budget(toy_blackbox):
+    objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid=4)  # m = 16, no setup
+    before = toy_blackbox.forward_count
+    selection = get_selector("onesided", order="groups", groups=4, window=4, forward_budget=70).select(objective)
+    assert toy_blackbox.forward_count - before <= 70
+    assert sorted(selection.ranking) == list(range(16))
     fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 17)), 16))
     np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)

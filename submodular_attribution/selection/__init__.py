@@ -5,6 +5,7 @@ from submodular_attribution.selection import (  # noqa: F401  (registers)
     coarse,
     greedy,
     lazy,
+    onesided,
     stochastic,
     surrogate,
     tail,

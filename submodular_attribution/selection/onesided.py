@@ -1,0 +1,132 @@
+"""One-sided window greedy: candidates are compared on one image each (1 forward instead of 2)."""
+
+from __future__ import annotations
+
+import torch
+
+from common.errors import ToolkitError
+from submodular_attribution.selection.base import (
+    Objective,
+    Selection,
+    Selector,
+    complete_selection,
+    extended_subsets,
+    progress_steps,
+    register_selector,
+)
+from submodular_attribution.selection.coarse import region_centroids, spatial_groups
+from submodular_attribution.selection.greedy import GreedySelector
+
+ORDERS = ("leave-one-out", "groups")
+
+
+@register_selector
+class OneSidedWindowSelector(Selector):
+    """Window greedy whose candidates are scored on one side only, so a window costs half the forwards.
+
+    F(S ∪ {c}) needs two images, x_{S∪c} (consistency, confidence) and x_{V∖(S∪c)} (collaboration). While the kept
+    prefix is still far from the class (p_t(x_S) < ``switch_probability``), the candidates differ mostly in how
+    much their removal lowers p_t: the selector compares them on the complement image only and takes the one
+    with the lowest p_t(x_{V∖(S∪c)}) (the Deletion side). Afterwards it compares them on the kept image and takes
+    the highest p_t(x_{S∪c}) (the Insertion side). The pick's other image is then forwarded, so its prefix gets
+    its real F as the saved curve point: no curve costs beyond that one forward.
+
+    The prior order is the leave-one-out order: lowest p_t(x_{V∖c}) first (m forwards); with ``order="groups"``
+    the regions are first merged into ``groups`` spatial groups (as :class:`CoarseToFineSelector`), the groups
+    ordered by F(G) from one batch (2 forwards each), each group's regions in leave-one-out order. Each step compares the
+    first w remaining regions of the prior; w = ``window`` while the budget leaves 2 forwards for every later
+    step, then less, down to 1 (the prior itself, 2 forwards per step).
+
+    Forwards: setup + m (+ 2g with groups) + Σ_j (w_j + 1), at most max(``forward_budget``, setup + 3m) (0 = ``window`` every step).
+
+    Args:
+        window: most regions compared per step.
+        switch_probability: p_t(x_S) at which the comparison moves from the Deletion to the Insertion side.
+        forward_budget: forwards per image for setup + search + curves.
+        order: the prior order, ``leave-one-out`` or ``groups``.
+        groups: number of spatial groups g of the ``groups`` prior.
+        progress: show a per-step progress bar.
+    """
+
+    name = "onesided"
+    description = "ours: window greedy over the leave-one-out order, candidates scored on one image (deletion, then insertion side)"
+
+    def __init__(self, window: int = 8, switch_probability: float = 0.05, forward_budget: int = 245,
+                 order: str = "leave-one-out", groups: int = 10, progress: bool = False) -> None:
+        if window < 1:
+            raise ValueError("window must be >= 1")
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}")
+        self.order = order
+        self.groups = int(groups)
+        self.window = int(window)
+        self.switch_probability = float(switch_probability)
+        self.forward_budget = int(forward_budget)
+        self.progress = progress
+
+    def select(self, objective: Objective) -> Selection:
+        kept_probabilities = getattr(objective, "kept_probabilities", None)
+        target = getattr(objective, "target", None)
+        if kept_probabilities is None or target is None:
+            raise ToolkitError("--selector onesided: the objective has no kept_probabilities/target; use window")
+        m = objective.num_regions
+        spent = int(getattr(objective, "setup_forwards", 0))
+        eye = torch.eye(m, dtype=torch.bool)
+        leave_one_out = kept_probabilities(~eye)[:, target].detach().double().cpu()
+        spent += m
+        prior = torch.argsort(leave_one_out, stable=True)  # removing it lowers p_t most: first
+        if self.order == "groups":
+            prior, group_forwards = self._group_prior(objective, prior)
+            spent += group_forwards
+        chosen = torch.zeros(m, dtype=torch.bool)
+        ranking: list[int] = []
+        known: dict[int, dict[str, float]] = {}
+        kept_target = 0.0
+        for step in progress_steps(range(m), "onesided", self.progress):
+            remaining = prior[~chosen[prior]]
+            width = min(len(remaining), self._width(spent, m - step))
+            candidates = remaining[:width]
+            subsets = extended_subsets(chosen, candidates)
+            if width == 1:
+                scores, best = objective.score(subsets), 0
+                spent += 2
+            elif kept_target < self.switch_probability:
+                complement = kept_probabilities(~subsets)
+                best = GreedySelector.best_index(-complement[:, target])  # ties (1e-6): earliest in the prior
+                scores = objective.score(subsets[best:best + 1], complement_probs=complement[best:best + 1])
+                spent += width + 1
+            else:
+                kept = kept_probabilities(subsets)
+                best = GreedySelector.best_index(kept[:, target])
+                scores = objective.score(subsets[best:best + 1], kept_probs=kept[best:best + 1])
+                spent += width + 1
+            pick = int(candidates[best])
+            chosen[pick] = True
+            ranking.append(pick)
+            known[len(ranking)] = scores.at(0)
+            kept_target = known[len(ranking)]["consistency"]
+        return complete_selection(objective, ranking, known)
+
+    def _group_prior(self, objective: Objective, prior: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """``prior`` regrouped: spatial groups (as :mod:`coarse`) by F(G) of one batch, best first, each group's
+        regions in ``prior`` order; and the forwards spent (2 per group)."""
+        m = objective.num_regions
+        labels = getattr(objective, "labels", None)
+        if labels is None:
+            raise ToolkitError("--selector onesided --order groups: the objective has no label map; use --order leave-one-out")
+        groups = spatial_groups(region_centroids(labels, m)[0], self.groups)
+        group_masks = torch.zeros(len(groups), m, dtype=torch.bool)
+        for g, members in enumerate(groups):
+            group_masks[g, members] = True
+        group_totals = objective.score(group_masks).total.detach().double().cpu()
+        position = torch.empty(m, dtype=torch.long)
+        position[prior] = torch.arange(m)
+        order = [r for g in torch.argsort(-group_totals, stable=True).tolist()
+                 for r in sorted(groups[g], key=lambda r: int(position[r]))]
+        return torch.as_tensor(order), 2 * len(groups)
+
+    def _width(self, spent: int, remaining_steps: int) -> int:
+        if self.forward_budget <= 0:
+            return self.window
+        spare = self.forward_budget - spent - 2 * (remaining_steps - 1) - 1  # this step: w + 1
+        return max(1, min(self.window, spare))
