@@ -135,8 +135,9 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     search.add_argument("--inner", default="greedy", choices=["greedy", "window"],
                         help="coarse: order inside the groups by greedy (best groups first, within the budget) or by "
                              "a --window search over the groups' order")
-    search.add_argument("--order", default="leave-one-out", choices=["leave-one-out", "groups"],
-                        help="onesided: prior order, by p(image without the region) or groups by F first, then that")
+    search.add_argument("--order", default="leave-one-out", choices=["leave-one-out", "groups", "mixed"],
+                        help="onesided: prior order, by p(image without the region), or groups by F first, then that, "
+                             "or mixed (leave-one-out on the deletion side, groups on the insertion side)")
     search.add_argument("--switch-probability", type=float, default=0.05,
                         help="onesided: target probability of the kept prefix at which candidates are compared on "
                              "the kept image instead of the complement image")
@@ -251,7 +252,7 @@ def selector_folder_suffix(args: argparse.Namespace) -> str:
         inner = "greedy" if args.inner == "greedy" else f"window-{args.window}"
         return f"-groups-{args.groups}-{inner}" + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else "")
     if selector == "onesided":
-        order = f"groups-{args.groups}" if args.order == "groups" else args.order
+        order = f"{args.order}-{args.groups}" if args.order in ("groups", "mixed") else args.order
         return (f"-{args.window}-{order}-switch-{args.switch_probability:g}"
                 + (f"-budget-{args.forward_budget}" if args.forward_budget > 0 else ""))
     if selector == "surrogate":

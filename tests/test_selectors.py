@@ -253,10 +253,11 @@ def test_onesided_compares_on_the_complement_until_the_switch():
     assert insertion_first.ranking[0] == 0
 
 
-def test_onesided_group_order_has_real_curves_within_budget(toy_blackbox):
+@pytest.mark.parametrize("order", ["groups", "mixed"])
+def test_onesided_group_orders_have_real_curves_within_budget(toy_blackbox, order):
     objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid=4)  # m = 16, no setup
     before = toy_blackbox.forward_count
-    selection = get_selector("onesided", order="groups", groups=4, window=4, forward_budget=70).select(objective)
+    selection = get_selector("onesided", order=order, groups=4, window=4, forward_budget=70).select(objective)
     assert toy_blackbox.forward_count - before <= 70
     assert sorted(selection.ranking) == list(range(16))
     fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 17)), 16))

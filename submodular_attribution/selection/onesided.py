@@ -17,7 +17,7 @@ from submodular_attribution.selection.base import (
 from submodular_attribution.selection.coarse import region_centroids, spatial_groups
 from submodular_attribution.selection.greedy import GreedySelector
 
-ORDERS = ("leave-one-out", "groups")
+ORDERS = ("leave-one-out", "groups", "mixed")
 
 
 @register_selector
@@ -33,7 +33,9 @@ class OneSidedWindowSelector(Selector):
 
     The prior order is the leave-one-out order: lowest p_t(x_{V∖c}) first (m forwards); with ``order="groups"``
     the regions are first merged into ``groups`` spatial groups (as :class:`CoarseToFineSelector`), the groups
-    ordered by F(G) from one batch (2 forwards each), each group's regions in leave-one-out order. Each step compares the
+    ordered by F(G) from one batch (2 forwards each), each group's regions in leave-one-out order; with
+    ``order="mixed"`` the Deletion-side steps use the leave-one-out order and the Insertion-side steps the groups
+    order. Each step compares the
     first w remaining regions of the prior; w = ``window`` while the budget leaves 2 forwards for every later
     step, then less, down to 1 (the prior itself, 2 forwards per step).
 
@@ -43,7 +45,7 @@ class OneSidedWindowSelector(Selector):
         window: most regions compared per step.
         switch_probability: p_t(x_S) at which the comparison moves from the Deletion to the Insertion side.
         forward_budget: forwards per image for setup + search + curves.
-        order: the prior order, ``leave-one-out`` or ``groups``.
+        order: the prior order, ``leave-one-out``, ``groups`` or ``mixed``.
         groups: number of spatial groups g of the ``groups`` prior.
         progress: show a per-step progress bar.
     """
@@ -74,15 +76,19 @@ class OneSidedWindowSelector(Selector):
         eye = torch.eye(m, dtype=torch.bool)
         leave_one_out = kept_probabilities(~eye)[:, target].detach().double().cpu()
         spent += m
-        prior = torch.argsort(leave_one_out, stable=True)  # removing it lowers p_t most: first
-        if self.order == "groups":
-            prior, group_forwards = self._group_prior(objective, prior)
+        deletion_prior = torch.argsort(leave_one_out, stable=True)  # removing it lowers p_t most: first
+        insertion_prior = deletion_prior
+        if self.order in ("groups", "mixed"):
+            insertion_prior, group_forwards = self._group_prior(objective, deletion_prior)
             spent += group_forwards
+            if self.order == "groups":
+                deletion_prior = insertion_prior
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
         kept_target = 0.0
         for step in progress_steps(range(m), "onesided", self.progress):
+            prior = deletion_prior if kept_target < self.switch_probability else insertion_prior
             remaining = prior[~chosen[prior]]
             width = min(len(remaining), self._width(spent, m - step))
             candidates = remaining[:width]
