@@ -262,3 +262,17 @@ def test_onesided_group_orders_have_real_curves_within_budget(toy_blackbox, orde
     assert sorted(selection.ranking) == list(range(16))
     fresh = objective.score(prefix_masks(selection.ranking, list(range(1, 17)), 16))
     np.testing.assert_allclose(selection.curves["total"], fresh.total.double().numpy(), atol=2e-5)
+
+
+def test_new_selectors_folders_carry_their_options():
+    from submodular_attribution.cli import build_parser, run_folder_name
+    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+
+    def folder(*flags):
+        return run_folder_name(build_parser(PRESET).parse_args(list(flags)))
+
+    assert folder("--selector", "coarse", "--forward-budget", "245").endswith("-coarse-groups-10-greedy-budget-245")
+    assert folder("--selector", "coarse", "--inner", "window", "--window", "4").endswith("-coarse-groups-10-window-4")
+    assert folder("--selector", "onesided", "--order", "mixed", "--groups", "6", "--switch-probability", "0.2") \
+        .endswith("-onesided-8-mixed-6-switch-0.2")
+    assert folder("--selector", "surrogate", "--seed", "3").endswith("-surrogate-seed-3")
