@@ -51,6 +51,14 @@ def spatial_groups(centroids: torch.Tensor, groups: int, iterations: int = 20) -
     return [torch.nonzero(assign == g).flatten().tolist() for g in range(k) if (assign == g).any()]
 
 
+def group_masks(groups: list[list[int]], m: int) -> torch.Tensor:
+    """``(len(groups), m)`` bool: row g keeps the regions of ``groups[g]``."""
+    masks = torch.zeros(len(groups), m, dtype=torch.bool)
+    for g, members in enumerate(groups):
+        masks[g, members] = True
+    return masks
+
+
 @register_selector
 class CoarseToFineSelector(Selector):
     """Greedy over merged super-regions, then greedy inside the best of them while the budget allows.
@@ -110,20 +118,18 @@ class CoarseToFineSelector(Selector):
         known: dict[int, dict[str, float]] = {}
 
         # 1. greedy over groups
-        group_masks = torch.zeros(len(groups), m, dtype=torch.bool)
-        for g, members in enumerate(groups):
-            group_masks[g, members] = True
+        masks = group_masks(groups, m)
         chosen = torch.zeros(m, dtype=torch.bool)
         remaining = list(range(len(groups)))
         group_order: list[int] = []
         while len(remaining) > 1:
-            candidates = chosen[None, :] | group_masks[remaining]
+            candidates = chosen[None, :] | masks[remaining]
             scores = objective.score(candidates)
             spent += 2 * len(remaining)
             best = GreedySelector.best_index(scores.total)
             pick = remaining.pop(best)
             group_order.append(pick)
-            chosen |= group_masks[pick]
+            chosen |= masks[pick]
             known[int(chosen.sum())] = scores.at(best)
         group_order += remaining
 

@@ -14,7 +14,7 @@ from submodular_attribution.selection.base import (
     progress_steps,
     register_selector,
 )
-from submodular_attribution.selection.coarse import region_centroids, spatial_groups
+from submodular_attribution.selection.coarse import group_masks, region_centroids, spatial_groups
 from submodular_attribution.selection.greedy import GreedySelector
 
 ORDERS = ("leave-one-out", "groups", "mixed")
@@ -121,10 +121,7 @@ class OneSidedWindowSelector(Selector):
         if labels is None:
             raise ToolkitError("--selector onesided --order groups: the objective has no label map; use --order leave-one-out")
         groups = spatial_groups(region_centroids(labels, m)[0], self.groups)
-        group_masks = torch.zeros(len(groups), m, dtype=torch.bool)
-        for g, members in enumerate(groups):
-            group_masks[g, members] = True
-        group_totals = objective.score(group_masks).total.detach().double().cpu()
+        group_totals = objective.score(group_masks(groups, m)).total.detach().double().cpu()
         position = torch.empty(m, dtype=torch.long)
         position[prior] = torch.arange(m)
         order = [r for g in torch.argsort(-group_totals, stable=True).tolist()
