@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from common.errors import ToolkitError
+from common.memory import configure_allocator
 from models.base import BlackBox, ImageClassifier
 from models.classifiers import TORCHVISION_HEADS, efficientnet_lite0, torchvision_classifier
 
@@ -64,7 +65,9 @@ def load_classifier(name: str = DEFAULT_MODEL, weights: str | Path | None = None
     """The differentiable classifier ``[0,1] (B,3,S,S) -> logits (B,C)``, in eval mode on the CPU.
 
     ``options`` go to the model family (``clip:``: class_names, templates, bgr, prototype_cache, recipe, logit_scale).
+    Every model load first applies the process's heap set-up (:mod:`common.memory`, once per process).
     """
+    configure_allocator()
     if name.startswith("clip:"):
         from models.zero_shot import load_zero_shot
 
