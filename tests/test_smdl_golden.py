@@ -7,6 +7,10 @@ forward count and the json keys of every result, and the Insertion / Deletion AU
 (``scripts/demo.py``: the ImageNet preset, ``--eval-list demo``, EfficientNet-Lite0 on the CPU) made smaller
 (one photo, larger SLICO regions) and one run per selector with the options that existed then.
 The values are the old code's output, not numbers taken from the code under test.
+
+One intended change: a ``--forward-budget`` now counts every forward of the explanation, the source image's
+included (before, that one forward came on top: budget 245 gave 246 forwards). So the new code with budget B + 1
+must reproduce the old code with budget B exactly (same folder but for the budget, forwards, ranking, AUCs).
 """
 
 from __future__ import annotations
@@ -41,15 +45,25 @@ RUNS: dict[str, list[str]] = {
 }
 
 
-def record(save_dir: Path) -> dict[str, dict]:
-    """Run every entry of :data:`RUNS` through the SMDL driver and return what the golden file holds."""
+def budget_shifted(flags: list[str], shift: int) -> list[str]:
+    """``flags`` with ``--forward-budget B`` (B > 0) replaced by B + ``shift``."""
+    out = list(flags)
+    for i, flag in enumerate(out[:-1]):
+        if flag == "--forward-budget" and int(out[i + 1]) > 0:
+            out[i + 1] = str(int(out[i + 1]) + shift)
+    return out
+
+
+def record(save_dir: Path, budget_shift: int = 0) -> dict[str, dict]:
+    """Run every entry of :data:`RUNS` through the SMDL driver and return what the golden file holds (with
+    ``budget_shift`` added to every positive ``--forward-budget``)."""
     from evals.eval_AUC_faithfulness import evaluate_explanation_dir
     from submodular_attribution.cli import main as smdl_main
     from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
 
     out: dict[str, dict] = {}
     for name, flags in RUNS.items():
-        run_dir, report = smdl_main(PRESET, DEMO_FLAGS + ["--save-dir", str(save_dir / name)] + flags)
+        run_dir, report = smdl_main(PRESET, DEMO_FLAGS + ["--save-dir", str(save_dir / name)] + budget_shifted(flags, budget_shift))
         assert report.failed == 0, name
         results = sorted((run_dir / "json").glob("**/*.json"))
         data = [json.loads(p.read_text()) for p in results]
@@ -67,14 +81,19 @@ def record(save_dir: Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> dict[str, dict]:
-    return record(tmp_path_factory.mktemp("golden"))
+    return record(tmp_path_factory.mktemp("golden"), budget_shift=1)
 
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_driver_reproduces_the_old_code(recorded, name):
     expected = json.loads(GOLDEN.read_text())[name]
     got = recorded[name]
-    assert got["folder"] == expected["folder"]
+    old_flags, new_flags = RUNS[name], budget_shifted(RUNS[name], 1)
+    expected_folder = expected["folder"]
+    if old_flags != new_flags:
+        old_budget = old_flags[old_flags.index("--forward-budget") + 1]
+        expected_folder = expected_folder.replace(f"budget-{old_budget}", f"budget-{int(old_budget) + 1}")
+    assert got["folder"] == expected_folder
     assert got["forward_passes"] == expected["forward_passes"]
     assert got["ranking"] == expected["ranking"]
     # keys added since the recording are allowed; none of the old ones may go
