@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from common.errors import ToolkitError
@@ -36,7 +35,7 @@ def validate_objective(lambdas: tuple[float, float, float, float], allow_negativ
         raise ToolkitError("--lambda1..4 are all 0: F is 0 for every subset and the ranking is the region-id order; "
                            "give at least one term a weight (the default is 0 0.05 1 1)")
     bounds = (1.0, float(max_regions), 1.0, 1.0)  # confidence, consistency, collaboration in [0, 1]; effectiveness <= m
-    scale = math.fsum(abs(v) * b for v, b in zip(flags.values(), bounds))
+    scale = sum(abs(v) * b for v, b in zip(flags.values(), bounds))  # inf when it overflows float64 too
     if not scale < FLOAT32_MAX / 2:
         big = max(flags, key=lambda f: abs(flags[f]))
         raise ToolkitError(f"{big} {flags[big]}: F = Σ λ·term can reach {scale:.3g}, beyond float32 ({FLOAT32_MAX:.3g}); every "
