@@ -88,7 +88,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         check_range(flag, value, low, high)
     check_range("--stale-seconds", args.stale_seconds, 2 * args.heartbeat_seconds, hint="keep it at least twice --heartbeat-seconds")
     owners = {**{n: s.options for n, s in DIVISIONS.items()}, **{n: c.options for n, c in SELECTORS.items()}}
-    for flag, uses in declared_flags(owners).items():
+    for uses in declared_flags(owners).values():
         value = getattr(args, uses[0][1].dest, None)
         if value is not None:
             uses[0][1].check(value)

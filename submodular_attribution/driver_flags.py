@@ -30,7 +30,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``(default: X)`` once: not for None / False defaults nor when the help already names its default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
 
@@ -58,7 +58,7 @@ def _add_declared(group: argparse._ArgumentGroup, flag: str, uses: list[tuple[st
         default, note = option.default, ""
     else:
         default = None
-        note = "; default: " + "; ".join(f"{value} for {', '.join(sorted(owners))}" for value, owners in defaults.items())
+        note = "; default: " + "; ".join(f"{value} for {', '.join(sorted(owners))}" for value, owners in sorted(defaults.items()))
     if option.low is not None or option.high is not None:
         note += f"; range {option.low if option.low is not None else '-inf'}..{option.high if option.high is not None else 'inf'}"
     group.add_argument(flag, type=option.type, default=default, choices=option.choices, metavar=None if option.choices else option.type.__name__.upper(),
