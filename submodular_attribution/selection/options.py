@@ -60,6 +60,8 @@ class Option:
     def check(self, value: Any) -> Any:
         """``value`` converted to :attr:`type` and checked; one :class:`ToolkitError` line naming the flag."""
         flag = self.flag_name
+        if value is None and self.default is None:  # an optional setting left unset (e.g. --sam-checkpoint)
+            return None
         if self.type is not str and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ToolkitError(f"{flag} {value!r}: must be a number ({self.type.__name__})")
         if self.type is int and isinstance(value, float):
