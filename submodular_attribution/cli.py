@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.cli_style import normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
@@ -31,6 +31,9 @@ from submodular_attribution.driver_checks import ASSUMED_INPUT_SIZE, cost_line, 
 from submodular_attribution.driver_flags import apply_config, build_parser
 from submodular_attribution.selection import selector_class
 from submodular_attribution.selection.options import folder_suffix, identity_values
+
+if TYPE_CHECKING:
+    from submodular_attribution.explainer import SubmodularExplainer
 
 __all__ = ["Preset", "apply_config", "build_parser", "cli_entry", "main", "run", "run_folder_name", "run_identity",
            "validate_args"]
@@ -139,7 +142,7 @@ def select_samples(args: argparse.Namespace) -> list[Sample]:
     return samples
 
 
-def build_explainer(args: argparse.Namespace, division: Division):
+def build_explainer(args: argparse.Namespace, division: Division) -> SubmodularExplainer:
     """Load the model and compose the explainer of the flags (the division checked again at the model's size)."""
     from models import load_model
     from submodular_attribution.explainer import SubmodularExplainer
