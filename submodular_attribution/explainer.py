@@ -12,10 +12,11 @@ import torch
 
 from common.errors import ToolkitError
 from models.base import BlackBox
+from submodular_attribution.division import Division
 from submodular_attribution.masking import make_fill
 from submodular_attribution.objective import Lambdas, SubmodularObjective
-from submodular_attribution.regions import divide
-from submodular_attribution.selection import get_selector
+from submodular_attribution.selection import Selector, get_selector
+from submodular_attribution.selection.base import prefix_masks
 
 RESULT_VERSION = 1
 
@@ -32,6 +33,8 @@ class Explanation:
             ``consistency`` (p_t of the kept image), ``collaboration`` (1 - p_t of the complement) and ``total``.
         target: explained class; org_score = p_t(image); baseline_score = p_t(all regions removed).
         forward_passes: images forwarded through the model for this explanation; seconds: wall time.
+        warnings: per-sample warnings (a one-region division, a target the model gives a low probability).
+        extra: further json fields (division parameters, counterfactual record, evidential forwards, ...).
     """
 
     image: np.ndarray
@@ -49,6 +52,7 @@ class Explanation:
     model: str
     predicted: int
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def num_regions(self) -> int:
@@ -74,8 +78,10 @@ class Explanation:
         """float32 ``(S, S)`` in (0, 1]: (m - rank) / m, the original's ``convert_smdl_mask`` scaled to 1."""
         return ((self.num_regions - self.rank_map().astype(np.float32)) / self.num_regions).astype(np.float32)
 
-    def to_json(self, image_ref: str = "", class_names: list[str] | None = None) -> dict[str, Any]:
-        """The result json: the original's keys plus ours (``ranking``, ``region_area``, ``target``, ...)."""
+    def to_json(self, image_ref: str = "", class_names: list[str] | None = None,
+                identity_key: str | None = None) -> dict[str, Any]:
+        """The result json, built here only: the original's keys plus ours (``ranking``, ``region_area``,
+        ``target``, ``warnings``, ``identity_key`` of the run folder when given, ...)."""
         lam = self.lambdas
         smdl = self.curves["total"]
         best = int(np.argmax(smdl)) if smdl else 0
@@ -109,6 +115,12 @@ class Explanation:
         if class_names:
             data["target_name"] = class_names[self.target]
             data["predicted_name"] = class_names[self.predicted]
+        if "failure_label" in self.extra:
+            failure = self.extra["failure_label"]
+            data["failure_name"] = class_names[failure] if class_names else str(failure)
+        if identity_key is not None:
+            data["identity_key"] = identity_key
+        data["warnings"] = list(self.warnings)
         data.update(self.extra)
         return data
 
@@ -118,13 +130,16 @@ class SubmodularExplainer:
 
     Args:
         blackbox: the model (``models.load_model``).
-        division: region division name (``slico``, ``seeds``, ``grid``) and its keyword parameters.
+        division: a :class:`~submodular_attribution.division.Division`, or a division name (``slico``, ``seeds``,
+            ``grid``, ...) and its keyword parameters (checked against its declared options).
         lambdas: weights of confidence, effectiveness, consistency, collaboration.
-        selector: selector name (``greedy``) and its options.
+        selector: a selector name (``greedy``) and its options, or a built :class:`Selector`.
         fill: what removed pixels become: ``black`` (the original), ``mean`` or ``blur``.
         effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector, as the
             original) for the effectiveness term's distances.
         confidence_term: replaces the entropy confidence (e.g. :class:`models.evidential.EvidentialConfidence`).
+        min_target_prob: warn (and flag in the json) when p_t(image) is below it.
+        record_counterfactual: LiMA's record of the full image's top-1 over the ranked prefixes (m more forwards).
 
     Example:
         >>> from models import load_model
@@ -136,24 +151,29 @@ class SubmodularExplainer:
     def __init__(
         self,
         blackbox: BlackBox,
-        division: str = "slico",
+        division: str | Division = "slico",
         division_params: dict[str, Any] | None = None,
         lambdas: Lambdas | None = None,
-        selector: str = "greedy",
+        selector: str | Selector = "greedy",
         selector_options: dict[str, Any] | None = None,
         fill: str = "black",
         effectiveness_features: str = "penultimate",
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        min_target_prob: float = 0.0,
+        record_counterfactual: bool = False,
     ) -> None:
         self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.effectiveness_features = effectiveness_features
+        if not isinstance(division, Division):
+            division = Division.from_values(division, **(division_params or {}))
         self.division = division
-        self.division_params = dict(division_params or {})
         self.lambdas = lambdas or Lambdas()
-        self.selector_name = selector
-        self.selector = get_selector(selector, **(selector_options or {}))
+        self.selector = selector if isinstance(selector, Selector) else get_selector(selector, **(selector_options or {}))
+        self.selector_name = self.selector.name
         self.fill = fill
+        self.min_target_prob = float(min_target_prob)
+        self.record_counterfactual = record_counterfactual
         make_fill(torch.zeros(3, 1, 1), fill)  # validate early: a bad --fill fails before any work
 
     def explain(self, image: np.ndarray, target: int | None = None, labels: np.ndarray | None = None,
@@ -163,9 +183,11 @@ class SubmodularExplainer:
         ``region_inputs`` are the division's per-image inputs (a prior map, precomputed masks)."""
         start_time = time.perf_counter()
         start_forwards = self.blackbox.forward_count
+        uncertainty = getattr(self.confidence_term, "uncertainty", None)
+        uncertainty_before = uncertainty.forward_count if uncertainty is not None else 0
         image = self.blackbox.resize(image)
         if labels is None:
-            labels = divide(image, self.division, **self.division_params, **(region_inputs or {}))
+            labels = self.division.divide(image, region_inputs)
         x = self.blackbox.to_tensor(image)[0]
         self.blackbox.begin_sample(x)
         probs = self.blackbox.predict(x[None])[0]
@@ -178,24 +200,58 @@ class SubmodularExplainer:
             self.blackbox, x, torch.from_numpy(labels), target, self.lambdas, make_fill(x, self.fill),
             effectiveness_features=self.effectiveness_features,
             confidence_term=self.confidence_term,
+            source_forwards=self.blackbox.forward_count - start_forwards,
         )
         selection = self.selector.select(objective)
         # With every region ranked, the last complement is the empty image: p_t(baseline) = 1 - collaboration.
         baseline_score = 1.0 - selection.curves["collaboration"][-1]
+        org_score = float(probs[target])
+        extra: dict[str, Any] = {"predicted_score": float(probs[predicted]), "division_params": dict(self.division.params),
+                                 "min_target_prob": self.min_target_prob,
+                                 "low_target_prob": org_score < self.min_target_prob}
+        warnings = []
+        if objective.num_regions < 2:
+            warnings.append(f"the division gives {objective.num_regions} region; the ranking is trivial")
+        if org_score < self.min_target_prob:
+            warnings.append(f"the model gives class {target} p = {org_score:.3g} on the full image (< --min-target-prob "
+                            f"{self.min_target_prob}); the explanation is of a class the model does not see")
+        if uncertainty is not None:
+            extra["uncertainty_forward_passes"] = uncertainty.forward_count - uncertainty_before
+        search_forwards = self.blackbox.forward_count - start_forwards
+        if self.record_counterfactual:
+            extra.update(counterfactual_record(objective, selection.ranking, probs, predicted))
         return Explanation(
             image=image,
             labels=labels,
             ranking=selection.ranking,
             curves=selection.curves,
             target=target,
-            org_score=float(probs[target]),
+            org_score=org_score,
             baseline_score=float(baseline_score),
-            forward_passes=self.blackbox.forward_count - start_forwards,
+            forward_passes=search_forwards,
             seconds=time.perf_counter() - start_time,
             lambdas=self.lambdas,
-            division=self.division,
+            division=self.division.name,
             selector=self.selector_name,
             model=self.blackbox.name,
             predicted=predicted,
-            extra={"predicted_score": float(probs[predicted])},
+            extra=extra,
+            warnings=warnings,
         )
+
+
+def counterfactual_record(objective: SubmodularObjective, ranking: list[int], probs: torch.Tensor,
+                          failure: int) -> dict[str, Any]:
+    """LiMA's ``--record-counterfactual``: the full image's top-1 ``failure`` (``failure_label``), the target's and
+    its probability on the full image (``probs`` ``(C,)``, already forwarded), and ``failure_score``: its probability
+    for every ranked prefix, aligned with ``consistency_score``, from the objective's kept images (m forwards)."""
+    m = objective.num_regions
+    before = objective.blackbox.forward_count
+    kept = objective.kept_probabilities(prefix_masks(ranking, list(range(1, m + 1)), m))
+    return {
+        "failure_label": int(failure),
+        "original_gt_score": float(probs[objective.target]),
+        "original_failure_score": float(probs[failure]),
+        "failure_score": [float(v) for v in kept[:, failure].cpu()],
+        "counterfactual_forward_passes": objective.blackbox.forward_count - before,
+    }

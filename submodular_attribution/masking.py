@@ -6,9 +6,8 @@ A subset is a bool vector over the m regions; ``keep = subsets[:, labels]`` is t
 
 from __future__ import annotations
 
-import torch
-
 from common.errors import ToolkitError
+from submodular_attribution.torch_proxy import torch
 
 FILLS = ("black", "mean", "blur")
 

@@ -22,9 +22,9 @@ import torch
 from common.errors import ToolkitError
 from models.base import BlackBox
 from submodular_attribution.masking import compose_masked
+from submodular_attribution.terms import EFFECTIVENESS_FEATURES, TERMS
 
-TERMS = ("confidence", "effectiveness", "consistency", "collaboration")
-EFFECTIVENESS_FEATURES = ("penultimate", "logits")
+__all__ = ["EFFECTIVENESS_FEATURES", "TERMS", "Lambdas", "SubmodularObjective", "TermScores"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ class SubmodularObjective:
         confidence_term: replaces the entropy confidence: called with a chunk of kept images ``(b, 3, H, W)``,
             returns ``(b,)`` (e.g. :class:`models.evidential.EvidentialConfidence`); skipped when λ1 = 0.
 
+        source_forwards: forwards already spent on this image (the explainer's 1 for the source image), so a
+            selector's forward budget counts every forward of the explanation.
+
     Attributes:
         setup_forwards: forwards spent in the constructor (the m single-region images when λ2 != 0).
         singleton_probs: ``(m, C)`` probabilities of the single-region images when they were forwarded, else None.
@@ -114,7 +117,9 @@ class SubmodularObjective:
         fill: torch.Tensor | None = None,
         effectiveness_features: str = "penultimate",
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        source_forwards: int = 0,
     ) -> None:
+        self.source_forwards = int(source_forwards)
         self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.image = image.to(blackbox.device)

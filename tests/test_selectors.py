@@ -20,6 +20,12 @@ OPTIONS = {"pending_samples": 3, "forward_budget": 60, "lazy_batch": 2, "head_st
 LAMBDAS = {"smdl": Lambdas(0.3, 0.05, 1.0, 1.0), "lima": Lambdas(0.01, 0.0, 20.0, 5.0)}
 
 
+def make(name, **options):
+    """``get_selector(name)`` with the ``options`` it declares (a selector refuses the others)."""
+    declared = {option.name for option in SELECTORS[name].options}
+    return get_selector(name, **{key: value for key, value in options.items() if key in declared})
+
+
 def toy_objective(blackbox, lambdas, grid=3, seed=0, features="penultimate"):
     rng = np.random.default_rng(seed)
     image = torch.from_numpy(rng.random((3, 16, 16)).astype(np.float32))
@@ -48,7 +54,7 @@ class ModularObjective:
 @pytest.mark.parametrize("name", sorted(SELECTORS))
 def test_permutation_and_every_curve_point_is_the_prefix_score(toy_blackbox, name, weighting):
     objective = toy_objective(toy_blackbox, LAMBDAS[weighting], grid=4)
-    selection = get_selector(name, **OPTIONS).select(objective)
+    selection = make(name, **OPTIONS).select(objective)
     m = objective.num_regions
     assert sorted(selection.ranking) == list(range(m))
     fresh = objective.score(prefix_masks(selection.ranking, list(range(1, m + 1)), m))
@@ -65,12 +71,12 @@ def test_exact_selectors_return_greedys_order_on_a_modular_objective(name, seed)
     expected = get_selector("greedy").select(ModularObjective(weights)).ranking
     assert expected == list(np.argsort(-weights, kind="stable"))
     for options in ({}, {"pending_samples": 2, "lazy_batch": 1, "head_steps": 2, "window": 2}):
-        assert get_selector(name, **options).select(ModularObjective(weights)).ranking == expected
+        assert make(name, **options).select(ModularObjective(weights)).ranking == expected
 
 
 @pytest.mark.parametrize("name", sorted(n for n, cls in SELECTORS.items() if cls.stochastic))
 def test_same_seed_same_order(toy_blackbox, name):
-    rankings = [get_selector(name, **{**OPTIONS, "forward_budget": 0, "seed": s}).select(toy_objective(toy_blackbox, LAMBDAS["lima"], 4)).ranking
+    rankings = [make(name, **{**OPTIONS, "forward_budget": 0, "seed": s}).select(toy_objective(toy_blackbox, LAMBDAS["lima"], 4)).ranking
                 for s in (5, 5, 6)]
     assert rankings[0] == rankings[1]
     assert rankings[0] != rankings[2]
@@ -81,30 +87,57 @@ def test_results_do_not_depend_on_the_batch_size(name):
     results = []
     for batch_size in (1, 7):
         blackbox = BlackBox(toy_classifier(), batch_size=batch_size)
-        results.append(get_selector(name, **OPTIONS).select(toy_objective(blackbox, LAMBDAS["smdl"], 3, seed=4)))
+        results.append(make(name, **OPTIONS).select(toy_objective(blackbox, LAMBDAS["smdl"], 3, seed=4)))
     assert results[0].ranking == results[1].ranking
     np.testing.assert_allclose(results[0].curves["total"], results[1].curves["total"], atol=1e-5)
 
 
-@pytest.mark.parametrize("grid,pending", [(3, 1), (3, 4), (4, 3), (4, 8), (4, 20)])
-def test_bidirectional_forward_count_equals_the_formula(toy_blackbox, grid, pending):
-    objective = toy_objective(toy_blackbox, LAMBDAS["lima"], grid)
-    before = toy_blackbox.forward_count
-    get_selector("bidirectional", pending_samples=pending).select(objective)
-    assert toy_blackbox.forward_count - before == bidirectional_forward_count(grid * grid, pending)
+def explain(blackbox, selector, grid=3, lambdas=LAMBDAS["lima"], seed=0, **options):
+    """An :class:`Explanation` of a random 16 x 16 image on a grid division through the explainer."""
+    from submodular_attribution import SubmodularExplainer
+
+    image = (np.random.default_rng(seed).random((16, 16, 3)) * 255).astype(np.uint8)
+    explainer = SubmodularExplainer(blackbox, "grid", {"grid_size": grid}, lambdas, selector=selector, selector_options=options)
+    return explainer.explain(image, 2)
+
+
+@pytest.mark.parametrize("grid,pending,weighting", [(3, 1, "lima"), (3, 4, "lima"), (4, 3, "lima"), (4, 8, "lima"),
+                                                    (4, 20, "lima"), (4, 3, "smdl")])
+def test_bidirectional_forward_count_equals_the_formula(toy_blackbox, grid, pending, weighting):
+    """The json's ``forward_passes`` (every forward of the explanation) is the formula's count; the smdl weighting
+    has the m setup forwards (its screening proxy differs from F, the formula still holds on this image)."""
+    explanation = explain(toy_blackbox, "bidirectional", grid, LAMBDAS[weighting], pending_samples=pending)
+    setup = grid * grid if weighting == "smdl" else 0
+    assert explanation.forward_passes == bidirectional_forward_count(grid * grid, pending, setup)
 
 
 def test_bidirectional_formula_matches_the_spec_example():
-    """specs/smdl.md §3.2: m = 49, P = 8: 1218 + 2·8·21 (two-sided) + 54 (one-sided) + 2 (full, empty)."""
-    assert bidirectional_forward_count(49, 8) == 1218 + 336 + 54 + 2
-    assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1218 + 336 + 54 + 2 + 49
+    """specs/smdl.md §3.2: m = 49, P = 8: 1218 + 2·8·21 (two-sided) + 54 (one-sided) + 2 (full, empty), + 1 for the
+    source image as the README's column (1611)."""
+    assert bidirectional_forward_count(49, 8) == 1218 + 336 + 54 + 2 + 1 == 1611
+    assert bidirectional_forward_count(49, 8, setup_forwards=49) == 1611 + 49
+
+
+@pytest.mark.parametrize("budget", [90, 120, 150])
+@pytest.mark.parametrize("name", ["lazy", "window", "stochastic", "coarse", "surrogate", "onesided"])
+def test_budget_bounds_every_forward_of_the_explanation(toy_blackbox, name, budget):
+    """``forward_passes`` (source image, setup, search, curves) <= the budget, when the budget covers the least a
+    selector needs; and at most 2 below it for the selectors that spend by the step (the budget is used)."""
+    cls = SELECTORS[name]
+    options = {k: v for k, v in dict(lazy_batch=4, window=6, groups=3, forward_budget=budget).items()
+               if k in {o.name for o in cls.options}}
+    explanation = explain(toy_blackbox, name, grid=4, lambdas=LAMBDAS["smdl"], **options)
+    assert explanation.forward_passes <= budget
+    if name in ("window", "onesided", "stochastic"):  # exact count without a budget: the budget is used up to it
+        unbudgeted = cls.expected_forwards(16, cls(**{**options, "forward_budget": 0}).values, 16)
+        assert explanation.forward_passes >= min(budget, unbudgeted) - 2
 
 
 @pytest.mark.parametrize("name", ["lazy", "window", "stochastic", "coarse", "surrogate", "onesided"])
 def test_budgeted_selectors_stay_within_their_budget(toy_blackbox, name):
     objective = toy_objective(toy_blackbox, LAMBDAS["smdl"], grid=4)  # m = 16, setup 16 forwards
     before = toy_blackbox.forward_count
-    get_selector(name, lazy_batch=4, window=6, groups=3, forward_budget=90).select(objective)
+    make(name, lazy_batch=4, window=6, groups=3, forward_budget=90).select(objective)
     assert objective.setup_forwards + toy_blackbox.forward_count - before <= 90
 
 
@@ -214,7 +247,7 @@ class CountingLogOddsObjective(AdditiveLogOddsObjective):
         return super().score(subsets)
 
 
-@pytest.mark.parametrize("window,switch", [(20, 0.05), (20, 1.01), (3, 0.05)])
+@pytest.mark.parametrize("window,switch", [(20, 0.05), (20, 1.0), (3, 0.05)])
 def test_onesided_follows_the_weights_and_counts_its_forwards(window, switch):
     """On an additive log-odds model the lowest p(V ∖ (S ∪ c)) and the highest p(S ∪ c) are both the heaviest
     remaining region, so any window over the leave-one-out order (which is the weight order) ranks by weight.
@@ -272,7 +305,13 @@ def test_new_selectors_folders_carry_their_options():
         return run_folder_name(build_parser(PRESET).parse_args(list(flags)))
 
     assert folder("--selector", "coarse", "--forward-budget", "245").endswith("-coarse-groups-10-greedy-budget-245")
-    assert folder("--selector", "coarse", "--inner", "window", "--window", "4").endswith("-coarse-groups-10-window-4")
-    assert folder("--selector", "onesided", "--order", "mixed", "--groups", "6", "--switch-probability", "0.2") \
-        .endswith("-onesided-8-mixed-6-switch-0.2")
-    assert folder("--selector", "surrogate", "--seed", "3").endswith("-surrogate-seed-3")
+    assert folder("--selector", "coarse", "--inner", "window", "--window", "4", "--forward-budget", "0") \
+        .endswith("-coarse-groups-10-window-4")
+    # coarse, onesided and surrogate default to budget 245 on the command line as in Python (before: 0 on the CLI)
+    assert folder("--selector", "coarse").endswith("-coarse-groups-10-greedy-budget-245")
+    assert folder("--selector", "onesided").endswith("-onesided-8-leave-one-out-switch-0.05-budget-245")
+    assert folder("--selector", "onesided", "--order", "mixed", "--groups", "6", "--switch-probability", "0.2",
+                  "--forward-budget", "0").endswith("-onesided-8-mixed-6-switch-0.2")
+    assert folder("--selector", "surrogate", "--seed", "3").endswith("-surrogate-seed-3-budget-245")
+    assert folder("--selector", "surrogate", "--seed", "3", "--alpha", "2").endswith("-surrogate-seed-3-budget-245-alpha-2")
+    assert folder("--selector", "stochastic", "--max-sample-size", "5").endswith("-stochastic-sample-2-seed-0-max-sample-5")

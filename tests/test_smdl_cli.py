@@ -130,17 +130,50 @@ def test_config_file_sets_defaults_and_flags_win(tmp_path):
         apply_config(build_parser(PRESET), ["--config", str(cfg)])
 
 
-@pytest.mark.parametrize("config", ["imagenet_efficientnet_lite0_slico.yaml", "imagenet_resnet50_seeds.yaml",
-                                    "lima_imagenet_efficientnet_lite0_slico.yaml"])
-def test_shipped_configs_are_valid(config):
+@pytest.mark.parametrize("config,folder", [
+    ("imagenet_efficientnet_lite0_slico.yaml", "slico-0.0-0.05-1.0-1.0"),
+    ("imagenet_resnet50_seeds.yaml", "seeds-0.0-0.05-1.0-1.0"),
+    ("lima_imagenet_efficientnet_lite0_slico.yaml", "slico-0.01-0.0-20.0-5.0-bidirectional-pending-samples-12"),
+])
+def test_shipped_configs_are_valid_and_reach_every_setting(config, folder, tmp_path):
+    """Each shipped config passes the driver's checks, every one of its keys arrives in the parsed flags with
+    its value (a key the driver would drop or rename fails here), and the run folder is the one its comment names."""
     from pathlib import Path
 
-    from submodular_attribution.cli import apply_config, build_parser, validate_args
+    import yaml
 
-    argv = ["--config", str(Path(__file__).parent.parent / "configs" / config)]
+    from submodular_attribution.cli import apply_config, build_parser, run_folder_name, validate_args
+
+    path = Path(__file__).parent.parent / "configs" / config
+    argv = ["--config", str(path), "--save-dir", str(tmp_path)]
     parser = build_parser(PRESET)
     apply_config(parser, argv)
-    validate_args(parser, parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    validate_args(parser, args)
+    for key, value in yaml.safe_load(path.read_text()).items():
+        if key != "save-dir":
+            assert getattr(args, key.replace("-", "_")) == value, key
+    assert run_folder_name(args) == folder
+
+
+def test_help_lists_the_names_and_shows_each_default_once():
+    import contextlib
+    import io
+
+    from submodular_attribution.selection import SELECTORS
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(PRESET, ["--help"])
+    text = " ".join(out.getvalue().split())
+    assert "{" + ",".join(sorted(SELECTORS)) + "}" in text  # --selector lists its names
+    assert "(default: None)" not in text
+    from submodular_attribution.driver_flags import HelpFormatter, build_parser
+
+    formatter = HelpFormatter("prog")
+    for action in build_parser(PRESET)._actions:
+        assert formatter._get_help_string(action).replace("%(default)s", "").count("default") <= 1, action.option_strings
+    assert "default: 0 for lazy, stochastic, window; 245 for coarse, onesided, surrogate" in text
 
 
 @pytest.mark.parametrize("text,match", [

@@ -14,8 +14,42 @@ import numpy as np
 from common.errors import ToolkitError
 from submodular_attribution.regions.base import register_division
 from submodular_attribution.regions.grid import grid
+from submodular_attribution.selection.options import Option
 
 PRIOR_MODES = ("patch", "pixel", "random-patch")
+PRIOR_OPTIONS = (
+    Option("grid_size", int, 10, "g: the prior is read on a g x g grid (CUB 10, faces 28)", low=1, flag="--prior-grid-size"),
+    Option("cells_per_region", int, 4, "n: grid cells per region, in descending prior order; floor(g*g/n) regions "
+           "(CUB 4, faces 8)", low=1, flag="--prior-cells-per-region"),
+    Option("mode", str, "patch", "patch: prior-sorted grid cells; pixel: prior-sorted pixels in equal groups; "
+           "random-patch: a plain grid, no prior", choices=PRIOR_MODES, flag="--prior-mode"),
+    Option("pixel_groups", int, 112, "groups of pixels for --prior-mode pixel", low=1, flag="--pixel-partition-number"),
+    Option("patch_number", int, 14, "cells per side for --prior-mode random-patch (CUB 14, faces 28)", low=1,
+           flag="--random-patch-number"),
+)
+
+
+def _prior_folder(values: dict) -> str:
+    if values["mode"] == "pixel":
+        return f"prior-pixel{values['pixel_groups']}"
+    if values["mode"] == "random-patch":
+        return f"patch{values['patch_number']}x{values['patch_number']}"
+    return f"prior{values['grid_size']}x{values['grid_size']}-{values['cells_per_region']}"
+
+
+def _prior_regions(values: dict, input_size: int) -> int:
+    if values["mode"] == "pixel":
+        return values["pixel_groups"]
+    if values["mode"] == "random-patch":
+        return values["patch_number"] ** 2
+    return max(1, values["grid_size"] ** 2 // values["cells_per_region"])
+
+
+def _check_prior(values: dict, input_size: int) -> None:
+    cells = values["grid_size"] ** 2
+    if values["mode"] == "patch" and values["cells_per_region"] > cells:
+        raise ToolkitError(f"--prior-cells-per-region {values['cells_per_region']}: must be in 1..{cells} "
+                           f"(grid {values['grid_size']}x{values['grid_size']})")
 
 
 def prior_cell_order(prior: np.ndarray, grid_size: int) -> np.ndarray:
@@ -31,8 +65,8 @@ def prior_cell_order(prior: np.ndarray, grid_size: int) -> np.ndarray:
 @register_division(
     "prior",
     "prior saliency map + patch (--prior-dir): g x g cells sorted by the prior, n per region (CUB 10/4, faces 28/8)",
-    params=("grid_size", "cells_per_region", "mode", "pixel_groups", "patch_number"),
     sample_inputs=("prior",),
+    options=PRIOR_OPTIONS, folder=_prior_folder, regions=_prior_regions, check=_check_prior,
 )
 def prior_division(
     image: np.ndarray,
@@ -69,8 +103,6 @@ def prior_division(
     if mode != "patch":
         raise ToolkitError(f"--prior-mode {mode}: choose one of {', '.join(PRIOR_MODES)}")
     num_cells = grid_size * grid_size
-    if not 1 <= cells_per_region <= num_cells:
-        raise ToolkitError(f"--prior-cells-per-region {cells_per_region}: must be in 1..{num_cells} (grid {grid_size}x{grid_size})")
     num_regions = num_cells // cells_per_region
     region_of_cell = np.empty(num_cells, dtype=np.int32)
     region_of_cell[prior_cell_order(prior, grid_size)] = np.minimum(np.arange(num_cells) // cells_per_region, num_regions - 1)

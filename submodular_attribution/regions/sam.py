@@ -16,9 +16,30 @@ from functools import lru_cache
 
 import numpy as np
 
+from common.errors import ToolkitError
 from submodular_attribution.regions.base import register_division
+from submodular_attribution.selection.options import Option
 
 MIN_AREA_FRACTION = 0.0005
+SAM_OPTIONS = (
+    Option("checkpoint", str, None, "segment-anything checkpoint file (e.g. sam_vit_h_4b8939.pth)", flag="--sam-checkpoint"),
+    Option("model_type", str, "vit_h", "SAM architecture of --sam-checkpoint", choices=("vit_h", "vit_l", "vit_b"),
+           flag="--sam-model-type"),
+    Option("stability_score_thresh", float, 0.8, "SamAutomaticMaskGenerator stability threshold (original 0.8; CUB "
+           "tutorial 0.2)", low=0.0, high=1.0, flag="--sam-stability-score-thresh"),
+    Option("points_per_side", int, 32, "SAM point grid per side", low=1, flag="--sam-points-per-side"),
+    Option("pred_iou_thresh", float, 0.88, "SAM predicted-IoU threshold", low=0.0, high=1.0, flag="--sam-pred-iou-thresh"),
+)
+
+
+def _check_sam(values: dict, input_size: int) -> None:
+    from pathlib import Path
+
+    if not values["checkpoint"]:
+        raise ToolkitError(f"--sam-checkpoint is required for SAM regions: the {values['model_type']} .pth file")
+    if not Path(values["checkpoint"]).is_file():
+        raise ToolkitError(f"--sam-checkpoint {values['checkpoint']}: file not found; download the SAM "
+                           f"{values['model_type']} checkpoint there")
 
 
 def processing_sam_concepts(masks: np.ndarray) -> list[np.ndarray]:
@@ -77,7 +98,7 @@ def _cached_generator(checkpoint: str, model_type: str, device: str, points_per_
 @register_division(
     "sam",
     "Segment-Anything masks (--sam-checkpoint), de-overlapped as the original, tiny masks dropped, one residual region",
-    params=("checkpoint", "model_type", "stability_score_thresh", "points_per_side", "pred_iou_thresh", "device"),
+    options=SAM_OPTIONS, runtime=("device",), folder=lambda values: "SAM", check=_check_sam,
 )
 def sam_division(image: np.ndarray, checkpoint: str | None = None, model_type: str = "vit_h",
                  stability_score_thresh: float = 0.8, points_per_side: int = 32, pred_iou_thresh: float = 0.88,

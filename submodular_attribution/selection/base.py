@@ -1,26 +1,39 @@
 """Selectors turn an objective over region subsets into a ranking of the regions.
 
-A selector is a class with ``name`` and ``select(objective) -> Selection``, registered in :data:`SELECTORS`.
-The objective needs only ``num_regions`` and ``score(subsets (B, m) bool) -> TermScores``.
+A selector is a class with ``name``, ``description``, its declared ``options`` (:class:`~.options.Option`),
+``expected_forwards(m, values, setup)`` and ``select(objective) -> Selection``, registered in :data:`SELECTORS`
+with :func:`register_selector`. The objective needs only ``num_regions`` and
+``score(subsets (B, m) bool) -> TermScores``. This module imports without torch (the driver reads the
+declarations for ``--help`` and validation); the work imports it on first use.
 """
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from common.errors import ToolkitError
-from submodular_attribution.objective import TERMS, TermScores
+from submodular_attribution.selection.options import Option, resolve, when_positive
+from submodular_attribution.terms import TERMS
+from submodular_attribution.torch_proxy import torch
+
+if TYPE_CHECKING:
+    from submodular_attribution.objective import TermScores
 
 
 class Objective(Protocol):
     num_regions: int
 
     def score(self, subsets: torch.Tensor) -> TermScores: ...
+
+
+# options several selectors share (one flag each); a selector may change a field, e.g. FORWARD_BUDGET.but(default=245)
+FORWARD_BUDGET = Option("forward_budget", int, 0, "forwards per image, every one counted (the source image, setup, "
+                        "search and curves); 0 = no budget", low=0, folder=when_positive("budget-{value}"))
+WINDOW = Option("window", int, 8, "most regions of the prior order compared per step", low=1, folder="{value}")
+SEED = Option("seed", int, 0, "seed of the random draws (same seed, same ranking)", folder="seed-{value}")
+GROUPS = Option("groups", int, 10, "number of spatial groups (super-regions) of the regions", low=1)
 
 
 @dataclass
@@ -36,13 +49,33 @@ class Selection:
 
 
 class Selector(ABC):
-    """Attributes: ``name``; ``description`` (one line for ``--help``); ``stochastic`` (the ranking depends on
-    ``seed``); ``exact`` (returns plain greedy's ranking when the objective is modular)."""
+    """Attributes: ``name``; ``description`` (one line for ``--help``); ``options`` (the declared settings, each
+    set as an attribute of the instance); ``stochastic`` (the ranking depends on ``seed``); ``exact`` (returns
+    plain greedy's ranking when the objective is modular).
 
-    name: str = ""
-    description: str = ""
-    stochastic: bool = False
-    exact: bool = False
+    ``Selector(progress=False, **values)``: the declared defaults fill in what is not given; a value out of
+    range or a name the selector does not declare is a :class:`ToolkitError`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+    stochastic: ClassVar[bool] = False
+    exact: ClassVar[bool] = False
+
+    def __init__(self, progress: bool = False, **values: Any) -> None:
+        self.progress = progress
+        self.values = resolve(f"--selector {self.name}", self.options, values)
+        for key, value in self.values.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        """Forwards per image on ``m`` regions with the options ``values`` and ``setup`` effectiveness forwards
+        (m when λ2 != 0, else 0), the source image's forward included: exact where the count does not depend
+        on the image, else an estimate (the budget when there is one)."""
+        budget = values.get("forward_budget", 0)
+        return budget if budget > 0 else setup + m * (m + 1) + 1
 
     @abstractmethod
     def select(self, objective: Objective) -> Selection:
@@ -57,14 +90,27 @@ def register_selector(cls: type[Selector]) -> type[Selector]:
     return cls
 
 
-def get_selector(name: str, **options) -> Selector:
-    """The selector ``name`` built with the ``options`` its constructor takes (others are ignored, so one
-    driver can pass every selector flag)."""
+def selector_class(name: str) -> type[Selector]:
+    """The registered selector ``name``; a one-line error listing the names otherwise."""
     if name not in SELECTORS:
-        raise ToolkitError(f"--selector {name}: unknown selector; choose one of {', '.join(SELECTORS)}")
-    cls = SELECTORS[name]
-    accepted = inspect.signature(cls.__init__).parameters
-    return cls(**{key: value for key, value in options.items() if key in accepted})
+        raise ToolkitError(f"--selector {name}: unknown selector; choose one of {', '.join(sorted(SELECTORS))}")
+    return SELECTORS[name]
+
+
+def get_selector(name: str, progress: bool = False, **options: Any) -> Selector:
+    """The selector ``name`` with ``options`` (a name it does not declare is refused)."""
+    return selector_class(name)(progress=progress, **options)
+
+
+def forwards_spent(objective: Objective) -> int:
+    """Forwards already spent on the image when the search starts: the source image's and the setup's
+    (what a forward budget counts first)."""
+    return int(getattr(objective, "source_forwards", 0)) + int(getattr(objective, "setup_forwards", 0))
+
+
+def singles_cost(m: int, setup: int) -> int:
+    """Forwards of one batch of single-region scores: m with the setup's cached single-region images, else 2m."""
+    return m if setup else 2 * m
 
 
 def new_curves() -> dict[str, list[float]]:

@@ -3,9 +3,8 @@ over a few screened candidates, then the ranking front + reversed(back)."""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
-from submodular_attribution.objective import effectiveness_scores
 from submodular_attribution.selection.base import (
     Objective,
     Selection,
@@ -15,17 +14,20 @@ from submodular_attribution.selection.base import (
     register_selector,
 )
 from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 
 def bidirectional_forward_count(m: int, pending_samples: int, setup_forwards: int = 0) -> int:
-    """Forwards of :class:`BidirectionalSelector` on m regions when the front's pick is never among the
-    screened candidates (always so for λ2 = 0, where the proxy is F(S ∪ {c}) itself).
+    """Forwards of an explanation with :class:`BidirectionalSelector` on m regions (the json's ``forward_passes``)
+    when the front's pick is never among the screened candidates (always so for λ2 = 0, where the proxy is
+    F(S ∪ {c}) itself).
 
-    Per step with c = |V ∖ (S ∪ D)| >= 2 remaining: 2c (front half) + 2P when c > P (back half); one region
-    left is appended for free; 2 for the full and the empty image (the last curve point); plus the setup
-    (m single-region images when λ2 != 0).
+    1 for the source image; per step with c = |V ∖ (S ∪ D)| >= 2 remaining: 2c (front half) + 2P when c > P
+    (back half); one region left is appended for free; 2 for the full and the empty image (the last curve
+    point); plus the setup (m single-region images when λ2 != 0).
     """
-    total, remaining = setup_forwards + 2, m
+    total, remaining = 1 + setup_forwards + 2, m
     while remaining >= 2:
         total += 2 * remaining
         if remaining > pending_samples:
@@ -50,20 +52,19 @@ class BidirectionalSelector(Selector):
     :class:`~submodular_attribution.objective.SubmodularObjective` (its ``lambdas``, ``distances`` and
     ``complement_confidence``).
 
-    Args:
-        pending_samples: P, how many candidates the back half evaluates per step.
-        progress: show a per-step progress bar.
+    Options: ``pending_samples`` P, how many candidates the back half evaluates per step.
     """
 
     name = "bidirectional"
     exact = True  # on a modular F the screened P contain the minimum, so front and back agree with greedy
     description = "LiMA's bidirectional greedy (front argmax + back argmin over --pending-samples screened; ~1.5x fewer forwards)"
 
-    def __init__(self, pending_samples: int = 8, progress: bool = False) -> None:
-        if pending_samples < 1:
-            raise ValueError("pending_samples must be >= 1")
-        self.pending_samples = int(pending_samples)
-        self.progress = progress
+    options = (Option("pending_samples", int, 8, "candidates the backward half evaluates per step (LiMA: 8, classifiers 12)",
+                      low=1, folder="pending-samples-{value}"),)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        return bidirectional_forward_count(m, values["pending_samples"], setup)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
@@ -136,6 +137,8 @@ class BidirectionalSelector(Selector):
     @staticmethod
     def _effectiveness(distances: torch.Tensor | None, subsets: torch.Tensor) -> torch.Tensor:
         """eff(D ∪ {c}) per row of ``subsets`` ``(B, m)``, float64 on the CPU (0 without distances)."""
+        from submodular_attribution.objective import effectiveness_scores
+
         if distances is None:
             return torch.zeros(len(subsets), dtype=torch.float64)
         return effectiveness_scores(distances, subsets.to(distances.device)).cpu().double()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
+    GROUPS,
+    WINDOW,
     Objective,
     Selection,
     Selector,
     complete_selection,
+    forwards_spent,
     register_selector,
 )
 from submodular_attribution.selection.greedy import GreedySelector, append_best
+from submodular_attribution.selection.options import Option
 from submodular_attribution.selection.window import window_search
+from submodular_attribution.torch_proxy import torch
 
 INNER = ("greedy", "window")
 
@@ -76,28 +82,33 @@ class CoarseToFineSelector(Selector):
     With ``inner="window"`` step 2 is instead a window search (:func:`window_search`) over the prior "groups in
     their order, each by single-region probability or area", which scores every prefix it appends.
 
-    Forwards with g groups: setup + g(g + 1) - 2 (coarse) + 2(m - g) (curves) + the refinements, at most
-    ``forward_budget`` when the coarse step and the curves fit in it.
+    Forwards with g groups: 1 (source image) + setup + g(g + 1) - 2 (coarse) + 2(m - g) (curves) + the
+    refinements, at most ``forward_budget`` when the coarse step and the curves fit in it.
 
-    Args:
-        groups: number of super-regions g.
-        forward_budget: forwards per image for setup + search + curves (0 = refine every group).
-        inner: ``greedy`` (step 2 above) or ``window``.
-        window: the window width when ``inner="window"``.
+    Options: ``groups`` (super-regions g), ``inner`` (``greedy``: step 2 above, or ``window``), ``window`` (its
+    width with ``inner="window"``), ``forward_budget`` (0 = refine every group; default 245).
     """
 
     name = "coarse"
     description = "ours: greedy over --groups spatial super-regions, then greedy inside the best within --forward-budget"
 
-    def __init__(self, groups: int = 10, forward_budget: int = 245, inner: str = "greedy", window: int = 8) -> None:
-        if groups < 1:
-            raise ValueError("groups must be >= 1")
-        if inner not in INNER:
-            raise ValueError(f"inner must be one of {INNER}")
-        self.inner = inner
-        self.window = int(window)
-        self.groups = int(groups)
-        self.forward_budget = int(forward_budget)
+    options = (
+        GROUPS.but(folder="groups-{value}"),
+        Option("inner", str, "greedy", "order inside the groups by greedy (best groups first, within the budget) or by "
+               "a --window search over the groups' order", choices=INNER,
+               folder=lambda value, values: "greedy" if value == "greedy" else f"window-{values['window']}"),
+        WINDOW.but(folder=None),
+        FORWARD_BUDGET.but(default=245),
+    )
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        """The budget, or (budget 0) the count for g groups of equal size."""
+        if values["forward_budget"] > 0:
+            return values["forward_budget"]
+        g = max(1, min(values["groups"], m))
+        sizes = [m // g + (1 if k < m % g else 0) for k in range(g)]
+        return 1 + setup + g * (g + 1) - 2 + sum(s * (s + 1) - 2 for s in sizes) + 2
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
@@ -114,7 +125,7 @@ class CoarseToFineSelector(Selector):
             fallback_value = singles[:, target].detach().double().cpu()
         else:
             fallback_value = area
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         known: dict[int, dict[str, float]] = {}
 
         # 1. greedy over groups

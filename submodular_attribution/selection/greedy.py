@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
-from submodular_attribution.objective import TERMS
 from submodular_attribution.selection.base import (
     Objective,
     Selection,
@@ -13,6 +10,8 @@ from submodular_attribution.selection.base import (
     progress_steps,
     register_selector,
 )
+from submodular_attribution.terms import TERMS
+from submodular_attribution.torch_proxy import torch
 
 
 @register_selector
@@ -20,17 +19,12 @@ class GreedySelector(Selector):
     """At each step score S ∪ {c} for every remaining c in one batch and keep the argmax (ties: lowest index).
 
     Runs until every region is ranked (the original sets k = m). Cost: Σ_{n=1}^{m} n subset evaluations, i.e.
-    m(m+1) forwards for an objective that needs a kept and a complement image per subset.
-
-    Args:
-        progress: show a per-step progress bar.
+    m(m+1) forwards for an objective that needs a kept and a complement image per subset (+ setup + the source
+    image's: :meth:`Selector.expected_forwards`). No options.
     """
 
     name = "greedy"
     description = "plain greedy, the full ranking (reference; m(m+1) forwards)"
-
-    def __init__(self, progress: bool = False) -> None:
-        self.progress = progress
 
     @staticmethod
     def best_index(totals: torch.Tensor) -> int:

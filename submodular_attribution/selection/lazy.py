@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
     Objective,
     Selection,
     Selector,
     complete_selection,
     extended_subsets,
+    forwards_spent,
     progress_steps,
     register_selector,
+    singles_cost,
     singleton_scores,
 )
 from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 
 @register_selector
@@ -32,26 +37,25 @@ class LazyGreedySelector(Selector):
     curves cost nothing extra. Forwards: setup + m (2m without cached single-region images) + 2 per re-scored
     region; at least 4m - 2 with the setup's m.
 
-    Args:
-        lazy_batch: regions re-scored per batch.
-        forward_budget: forwards per image for setup + search (0 = no budget: exact lazy greedy).
-        progress: show a per-step progress bar.
+    Options: ``lazy_batch`` (regions re-scored per batch), ``forward_budget`` (0 = no budget: exact lazy greedy).
     """
 
     name = "lazy"
     description = "lazy greedy: stale gains re-scored --lazy-batch at a time, within --forward-budget (0 = exact)"
     exact = True
 
-    def __init__(self, lazy_batch: int = 4, forward_budget: int = 0, progress: bool = False) -> None:
-        if lazy_batch < 1:
-            raise ValueError("lazy_batch must be >= 1")
-        self.lazy_batch = int(lazy_batch)
-        self.forward_budget = int(forward_budget)
-        self.progress = progress
+    options = (Option("lazy_batch", int, 4, "regions re-scored per batch", low=1, folder="batch-{value}"), FORWARD_BUDGET)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        """The budget; without one, plain greedy's count plus the single-region batch (an upper bound)."""
+        if values["forward_budget"] > 0:
+            return max(values["forward_budget"], 1 + setup + singles_cost(m, setup) + 2 * (m - 1))
+        return 1 + setup + singles_cost(m, setup) + m * (m + 1)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         uses_cache = getattr(objective, "singleton_probs", None) is not None
         first = singleton_scores(objective)
         spent += m if uses_cache else 2 * m

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from common.errors import ToolkitError
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
+    GROUPS,
+    WINDOW,
     Objective,
     Selection,
     Selector,
     complete_selection,
     extended_subsets,
+    forwards_spent,
     progress_steps,
     register_selector,
 )
 from submodular_attribution.selection.coarse import group_masks, region_centroids, spatial_groups
 from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 ORDERS = ("leave-one-out", "groups", "mixed")
 
@@ -39,32 +45,35 @@ class OneSidedWindowSelector(Selector):
     first w remaining regions of the prior; w = ``window`` while the budget leaves 2 forwards for every later
     step, then less, down to 1 (the prior itself, 2 forwards per step).
 
-    Forwards: setup + m (+ 2g with groups) + Σ_j (w_j + 1), at most max(``forward_budget``, setup + 3m) (0 = ``window`` every step).
+    Forwards, the source image's included: 1 + setup + m (+ 2g with groups) + Σ_j (w_j + 1), at most
+    max(``forward_budget``, 1 + setup + 3m (+ 2g)) (budget 0 = ``window`` every step).
 
-    Args:
-        window: most regions compared per step.
-        switch_probability: p_t(x_S) at which the comparison moves from the Deletion to the Insertion side.
-        forward_budget: forwards per image for setup + search + curves.
-        order: the prior order, ``leave-one-out``, ``groups`` or ``mixed``.
-        groups: number of spatial groups g of the ``groups`` prior.
-        progress: show a per-step progress bar.
+    Options: ``window`` (most regions compared per step), ``order`` (the prior order, ``leave-one-out``,
+    ``groups`` or ``mixed``), ``groups`` (spatial groups g of the ``groups`` prior), ``switch_probability``
+    (p_t(x_S) at which the comparison moves from the Deletion to the Insertion side), ``forward_budget``
+    (default 245).
     """
 
     name = "onesided"
     description = "ours: window greedy over the leave-one-out order, candidates scored on one image (deletion, then insertion side)"
 
-    def __init__(self, window: int = 8, switch_probability: float = 0.05, forward_budget: int = 245,
-                 order: str = "leave-one-out", groups: int = 10, progress: bool = False) -> None:
-        if window < 1:
-            raise ValueError("window must be >= 1")
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}")
-        self.order = order
-        self.groups = int(groups)
-        self.window = int(window)
-        self.switch_probability = float(switch_probability)
-        self.forward_budget = int(forward_budget)
-        self.progress = progress
+    options = (
+        WINDOW,
+        Option("order", str, "leave-one-out", "prior order: by p(image without the region), or groups by F first, then "
+               "that, or mixed (leave-one-out on the deletion side, groups on the insertion side)", choices=ORDERS,
+               folder=lambda value, values: f"{value}-{values['groups']}" if value in ("groups", "mixed") else value),
+        GROUPS,
+        Option("switch_probability", float, 0.05, "target probability of the kept prefix at which candidates are "
+               "compared on the kept image instead of the complement image", low=0.0, high=1.0, folder="switch-{value:g}"),
+        FORWARD_BUDGET.but(default=245),
+    )
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        groups = 2 * min(values["groups"], m) if values["order"] in ("groups", "mixed") else 0
+        if values["forward_budget"] > 0:
+            return max(values["forward_budget"], 1 + setup + 3 * m + groups)
+        return 1 + setup + m + groups + sum(min(values["window"], r) + 1 for r in range(1, m + 1))
 
     def select(self, objective: Objective) -> Selection:
         kept_probabilities = getattr(objective, "kept_probabilities", None)
@@ -72,7 +81,7 @@ class OneSidedWindowSelector(Selector):
         if kept_probabilities is None or target is None:
             raise ToolkitError("--selector onesided: the objective has no kept_probabilities/target; use window")
         m = objective.num_regions
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         eye = torch.eye(m, dtype=torch.bool)
         leave_one_out = kept_probabilities(~eye)[:, target].detach().double().cpu()
         spent += m

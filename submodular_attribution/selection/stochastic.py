@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
+    SEED,
     Objective,
     Selection,
     Selector,
     complete_selection,
+    forwards_spent,
     progress_steps,
     register_selector,
 )
 from submodular_attribution.selection.greedy import append_best
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 
 @register_selector
@@ -24,27 +29,28 @@ class StochasticGreedySelector(Selector):
     still leaves ``sample_size`` per later step: the first picks, which move the curves most, are then close
     to greedy's.
 
-    Args:
-        sample_size: regions scored per step (the paper's (n/k)·ln(1/ε); 3 ≈ ε = 0.05 for k = n).
-        forward_budget: forwards per image for setup + search (0 = ``sample_size`` every step).
-        max_sample_size: most regions drawn in one step under a budget.
-        seed: seed of the sampler.
-        progress: show a per-step progress bar.
+    Options: ``sample_size`` (regions scored per step; the paper's (n/k)·ln(1/ε), 3 ≈ ε = 0.05 for k = n), ``seed``,
+    ``forward_budget`` (0 = ``sample_size`` every step), ``max_sample_size`` (most regions drawn in one step
+    under a budget; at least ``sample_size``).
     """
 
     name = "stochastic"
     description = "stochastic greedy: best of --sample-size random regions per step (seeded by --seed)"
     stochastic = True
 
-    def __init__(self, sample_size: int = 2, seed: int = 0, forward_budget: int = 0, max_sample_size: int = 12,
-                 progress: bool = False) -> None:
-        if sample_size < 1:
-            raise ValueError("sample_size must be >= 1")
-        self.forward_budget = int(forward_budget)
-        self.max_sample_size = max(int(max_sample_size), int(sample_size))
-        self.sample_size = int(sample_size)
-        self.seed = int(seed)
-        self.progress = progress
+    options = (Option("sample_size", int, 2, "regions scored per step", low=1, folder="sample-{value}"), SEED, FORWARD_BUDGET,
+               Option("max_sample_size", int, 12, "most regions drawn in one step under --forward-budget", low=1,
+                      folder="max-sample-{value}", new=True))
+
+    def __init__(self, progress: bool = False, **values: Any) -> None:
+        super().__init__(progress, **values)
+        self.max_sample_size = max(self.max_sample_size, self.sample_size)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        if values["forward_budget"] > 0:
+            return values["forward_budget"]
+        return 1 + setup + 2 * sum(min(values["sample_size"], m - step) for step in range(m))
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
@@ -52,7 +58,7 @@ class StochasticGreedySelector(Selector):
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         for step in progress_steps(range(m), "stochastic", self.progress):
             remaining = torch.nonzero(~chosen).flatten()
             size = self.sample_size

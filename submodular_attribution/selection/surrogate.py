@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
+    SEED,
     Objective,
     Selection,
     Selector,
     complete_selection,
+    forwards_spent,
     register_selector,
+    singles_cost,
     singleton_scores,
 )
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 PROB_EPS = 1e-6
 
@@ -52,27 +58,28 @@ class SurrogateSelector(Selector):
     An additive log-odds model ranks the same way for Insertion (keep the heaviest first) and Deletion (remove
     them first); it ignores interactions, which the greedy search sees.
 
-    Forwards: ``forward_budget`` (at least setup + m (2m without cached single-region images) + 2m - 2);
-    with 0, m random pairs: setup + m (or 2m) + 2m + 2m - 2.
+    Forwards, the source image's included: at most ``forward_budget`` (at least 1 + setup + m (2m without cached
+    single-region images) + 2m - 2); with 0, m random pairs: 1 + setup + m (or 2m) + 2m + 2m - 2.
 
-    Args:
-        forward_budget: forwards per image for setup + search + curves (0 = m random pairs).
-        alpha: L2 penalty of the ridge fit.
-        seed: seeds the random subsets.
+    Options: ``seed`` (of the random subsets), ``forward_budget`` (0 = m random pairs; default 245), ``alpha`` (L2
+    penalty of the ridge fit).
     """
 
     name = "surrogate"
     description = "ours: rank by an additive log-odds model fitted on random subsets, within --forward-budget"
     stochastic = True
 
-    def __init__(self, forward_budget: int = 245, alpha: float = 1.0, seed: int = 0) -> None:
-        self.forward_budget = int(forward_budget)
-        self.alpha = float(alpha)
-        self.seed = int(seed)
+    options = (SEED, FORWARD_BUDGET.but(default=245),
+               Option("alpha", float, 1.0, "L2 penalty of the ridge fit", low=1e-9, folder="alpha-{value:g}", new=True))
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        least = 1 + setup + singles_cost(m, setup) + 2 * m - 2
+        return max(values["forward_budget"], least) if values["forward_budget"] > 0 else least + 2 * m
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         spent += m if getattr(objective, "singleton_probs", None) is not None else 2 * m
         singles = singleton_scores(objective)
         eye = torch.eye(m, dtype=torch.bool)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
     Objective,
@@ -11,9 +11,12 @@ from submodular_attribution.selection.base import (
     complete_selection,
     extended_subsets,
     register_selector,
+    singles_cost,
     singleton_scores,
 )
 from submodular_attribution.selection.greedy import GreedySelector
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 
 @register_selector
@@ -25,18 +28,19 @@ class TailSelector(Selector):
     Forwards with h head steps: setup + m (2m without cached single-region images) + Σ_{j=1..h} 2(m - j)
     + 2(m - h - 1) for the tail's prefixes; 4m - 2 for h = 0 with the effectiveness setup's m.
 
-    Args:
-        head_steps: full greedy batches after the single-region batch (each costs 2 forwards per candidate).
+    Options: ``head_steps``, full greedy batches after the single-region batch (each costs 2 forwards per candidate).
     """
 
     name = "tail"
     description = "greedy head of --head-steps batches, the rest ordered by the last batch's scores (~4m forwards)"
     exact = True
 
-    def __init__(self, head_steps: int = 0) -> None:
-        if head_steps < 0:
-            raise ValueError("head_steps must be >= 0")
-        self.head_steps = int(head_steps)
+    options = (Option("head_steps", int, 0, "full greedy batches before the tail is ordered", low=0, folder="head-{value}"),)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        head = min(values["head_steps"], m - 1)
+        return 1 + setup + singles_cost(m, setup) + sum(2 * (m - j) for j in range(1, head + 1)) + 2 * max(m - head - 1, 0)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions

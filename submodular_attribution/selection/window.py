@@ -3,18 +3,24 @@ remaining regions of that order, all against the same S, and appends the best of
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from submodular_attribution.selection.base import (
+    FORWARD_BUDGET,
+    WINDOW,
     Objective,
     Selection,
     Selector,
     complete_selection,
+    forwards_spent,
     progress_steps,
     register_selector,
+    singles_cost,
     singleton_scores,
 )
 from submodular_attribution.selection.greedy import append_best
+from submodular_attribution.selection.options import Option
+from submodular_attribution.torch_proxy import torch
 
 PRIORS = ("score", "log")
 
@@ -39,30 +45,26 @@ class WindowSelector(Selector):
     most max(budget, setup + m + 2(m - 1)) (+2m without the cache).
     On a modular F it returns plain greedy's ranking (the prior is then exact).
 
-    Args:
-        window: most regions re-scored per step.
-        prior: ``score`` (F of the single region) or ``log`` (log-evidence, see 1.).
-        forward_budget: forwards per image for setup + search (0 = ``window`` every step).
-        progress: show a per-step progress bar.
+    Options: ``window`` (most regions re-scored per step), ``prior`` (``score``: F of the single region, or ``log``:
+    the log-evidence of 1.), ``forward_budget`` (0 = ``window`` every step).
     """
 
     name = "window"
     description = "greedy over a sliding --window of the single-region order, within --forward-budget"
     exact = True
 
-    def __init__(self, window: int = 8, forward_budget: int = 0, prior: str = "score", progress: bool = False) -> None:
-        if window < 1:
-            raise ValueError("window must be >= 1")
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}")
-        self.prior = prior
-        self.window = int(window)
-        self.forward_budget = int(forward_budget)
-        self.progress = progress
+    options = (WINDOW, Option("prior", str, "score", "order regions by F of the single region (score) or by "
+                              "log p(kept) - log p(removed) (log)", choices=PRIORS, folder="{value}"), FORWARD_BUDGET)
+
+    @classmethod
+    def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
+        if values["forward_budget"] > 0:
+            return max(values["forward_budget"], 1 + setup + singles_cost(m, setup) + 2 * (m - 1))
+        return 1 + setup + singles_cost(m, setup) + 2 * sum(min(values["window"], m - step) for step in range(1, m))
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
-        spent = int(getattr(objective, "setup_forwards", 0))
+        spent = forwards_spent(objective)
         spent += m if getattr(objective, "singleton_probs", None) is not None else 2 * m
         first = singleton_scores(objective)
         prior = torch.argsort(-self._prior_values(first), stable=True)  # ties: lowest index first
