@@ -131,6 +131,16 @@ class BlackBox:
             self._compiled = torch.compile(self.classifier.forward_with_features)
         return notes
 
+    @contextmanager
+    def autocast(self, amp: str | None) -> Iterator[None]:
+        """Run the forwards inside the block under ``amp`` (``"bf16"`` autocast, or None = float32) on any
+        device, then restore the previous setting (the SMDL search's ``--search-dtype``)."""
+        previous, self.amp = self.amp, amp
+        try:
+            yield
+        finally:
+            self.amp = previous
+
     def _forward_with_features(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         forward = self._compiled or self.classifier.forward_with_features
         if self.amp == "bf16":

@@ -155,6 +155,10 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     model.add_argument("--amp", default=None, choices=["bf16"],
                        help="bfloat16 autocast for the forwards on CUDA (ignored, with a note, on CPU)")
     model.add_argument("--compile", action="store_true", help="torch.compile the model on CUDA (ignored, with a note, on CPU)")
+    model.add_argument("--search-dtype", default="fp32", choices=["fp32", "bf16"],
+                       help="precision of the selector's forwards: bf16 takes the search's decisions under bfloat16 "
+                            "autocast (CUDA, or a CPU with avx512_bf16/amx_bf16; refused elsewhere), then re-scores "
+                            "every saved curve point in fp32 (2m more forwards, json forward_passes_exact)")
 
     output = parser.add_argument_group("output")
     output.add_argument("--save-dir", default=preset.save_dir, help="results root; {model} is replaced by the model name")
@@ -231,6 +235,8 @@ def run_folder_name(args: argparse.Namespace) -> str:
         parts.append(f"fill-{args.fill}")
     if getattr(args, "effectiveness_features", "penultimate") != "penultimate" and args.lambda2 != 0:
         parts.append(f"eff-{args.effectiveness_features}")
+    if getattr(args, "search_dtype", "fp32") != "fp32":
+        parts.append(f"search-{args.search_dtype}")
     return "-".join(parts)
 
 
@@ -354,6 +360,8 @@ def run_identity(args: argparse.Namespace) -> RunIdentity:
         added["selector_options"] = options
     if args.effectiveness_features != "penultimate":
         added["effectiveness_features"] = args.effectiveness_features
+    if getattr(args, "search_dtype", "fp32") != "fp32":
+        added["search_dtype"] = args.search_dtype
     return RunIdentity.from_settings({
         **added,
         "model": args.model,
@@ -436,6 +444,7 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
         fill=args.fill,
         effectiveness_features=args.effectiveness_features,
         confidence_term=family_options.confidence_term(args),
+        search_dtype=args.search_dtype,
     )
 
     def prepare(sample: Sample) -> tuple[Any, Any, list[str]]:

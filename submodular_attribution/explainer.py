@@ -13,9 +13,11 @@ import torch
 from common.errors import ToolkitError
 from models.base import BlackBox
 from submodular_attribution.masking import make_fill
-from submodular_attribution.objective import Lambdas, SubmodularObjective
+from models.precision import autocast_dtype, check_search_dtype
+from submodular_attribution.objective import TERMS, Lambdas, SubmodularObjective
 from submodular_attribution.regions import divide
 from submodular_attribution.selection import get_selector
+from submodular_attribution.selection.base import prefix_masks
 
 RESULT_VERSION = 1
 
@@ -31,7 +33,11 @@ class Explanation:
         curves: per ranked prefix j (0-based, j+1 regions), the terms ``confidence``, ``effectiveness``,
             ``consistency`` (p_t of the kept image), ``collaboration`` (1 - p_t of the complement) and ``total``.
         target: explained class; org_score = p_t(image); baseline_score = p_t(all regions removed).
-        forward_passes: images forwarded through the model for this explanation; seconds: wall time.
+        forward_passes: images forwarded through the model for this explanation (= forward_passes_search +
+            forward_passes_exact); seconds: wall time.
+        forward_passes_exact: forwards spent re-scoring the ranking's prefixes in float32 after a bf16 search
+            (0 with ``search_dtype="fp32"``: the search's own scores are then the curves).
+        search_dtype: ``fp32`` or ``bf16``, the precision the selector's decisions were taken in.
     """
 
     image: np.ndarray
@@ -49,6 +55,8 @@ class Explanation:
     model: str
     predicted: int
     extra: dict[str, Any] = field(default_factory=dict)
+    forward_passes_exact: int = 0
+    search_dtype: str = "fp32"
 
     @property
     def num_regions(self) -> int:
@@ -103,6 +111,9 @@ class Explanation:
             "division": self.division,
             "selector": self.selector,
             "forward_passes": self.forward_passes,
+            "forward_passes_search": self.forward_passes - self.forward_passes_exact,
+            "forward_passes_exact": self.forward_passes_exact,
+            "search_dtype": self.search_dtype,
             "seconds": round(self.seconds, 3),
             "version": RESULT_VERSION,
         }
@@ -125,6 +136,10 @@ class SubmodularExplainer:
         effectiveness_features: ``penultimate`` (pooled features) or ``logits`` (the output vector, as the
             original) for the effectiveness term's distances.
         confidence_term: replaces the entropy confidence (e.g. :class:`models.evidential.EvidentialConfidence`).
+        search_dtype: ``fp32``, or ``bf16``: the selector's forwards run under bfloat16 autocast (its decisions
+            only), then every prefix of the final ranking is scored again in float32 (2m forwards, counted in
+            ``forward_passes_exact``) and those scores are the curves. The full image and the effectiveness
+            set-up are always float32. Refused on devices without native bf16 (:mod:`models.precision`).
 
     Example:
         >>> from models import load_model
@@ -144,7 +159,10 @@ class SubmodularExplainer:
         fill: str = "black",
         effectiveness_features: str = "penultimate",
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        search_dtype: str = "fp32",
     ) -> None:
+        check_search_dtype(search_dtype, blackbox.device)
+        self.search_dtype = search_dtype
         self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.effectiveness_features = effectiveness_features
@@ -179,7 +197,14 @@ class SubmodularExplainer:
             effectiveness_features=self.effectiveness_features,
             confidence_term=self.confidence_term,
         )
-        selection = self.selector.select(objective)
+        with self.blackbox.autocast(autocast_dtype(self.search_dtype) or self.blackbox.amp):
+            selection = self.selector.select(objective)
+        exact_forwards = 0
+        if self.search_dtype != "fp32":
+            before_exact = self.blackbox.forward_count
+            with self.blackbox.autocast(None):
+                selection.curves = exact_curves(objective, selection.ranking)
+            exact_forwards = self.blackbox.forward_count - before_exact
         # With every region ranked, the last complement is the empty image: p_t(baseline) = 1 - collaboration.
         baseline_score = 1.0 - selection.curves["collaboration"][-1]
         return Explanation(
@@ -198,4 +223,14 @@ class SubmodularExplainer:
             model=self.blackbox.name,
             predicted=predicted,
             extra={"predicted_score": float(probs[predicted])},
+            forward_passes_exact=exact_forwards,
+            search_dtype=self.search_dtype,
         )
+
+
+def exact_curves(objective: SubmodularObjective, ranking: list[int]) -> dict[str, list[float]]:
+    """Every term of every prefix of ``ranking`` (first 1..m regions), scored in one batch of m subsets (2m
+    forwards, in whatever precision the black box runs): ``{term: [m values]}`` as :class:`Explanation` curves."""
+    m = objective.num_regions
+    scores = objective.score(prefix_masks(ranking, list(range(1, m + 1)), m))
+    return {name: getattr(scores, name).double().cpu().tolist() for name in (*TERMS, "total")}
