@@ -141,8 +141,17 @@ class BlackBox:
         finally:
             self.amp = previous
 
+    def inference_network(self) -> ImageClassifier:
+        """The network the no-gradient forwards run: a lean copy of :attr:`classifier` (BatchNorm folded,
+        :func:`models.inference.lean_copy`), rebuilt when :attr:`classifier` is replaced."""
+        if getattr(self, "_lean_source", None) is not self.classifier:
+            from models.inference import lean_copy
+
+            self._lean, self._lean_source = lean_copy(self.classifier), self.classifier
+        return self._lean
+
     def _forward_with_features(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        forward = self._compiled or self.classifier.forward_with_features
+        forward = self._compiled or self.inference_network().forward_with_features
         if self.amp == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return forward(chunk)
