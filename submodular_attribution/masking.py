@@ -27,7 +27,7 @@ def compose_masked(image: torch.Tensor, fill: torch.Tensor, labels: torch.Tensor
     """
     keep = subsets[:, labels]  # (B, H, W)
     # composed as (B, H, W, 3): the permuted view is channels-last contiguous
-    composed = torch.where(keep[..., None], image.permute(1, 2, 0)[None], fill.permute(1, 2, 0)[None])
+    composed = torch.where(keep[..., None], image.permute(1, 2, 0).contiguous()[None], fill.permute(1, 2, 0).contiguous()[None])
     return composed.permute(0, 3, 1, 2)
 
 
