@@ -202,7 +202,8 @@ def cell_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def cell_path(out_dir: Path, spec: dict[str, Any], args: argparse.Namespace) -> Path:
     settings = f"{args.lambdas}-slico{args.region_size}-P{args.pending_samples}-b{args.batch_size}-t{args.threads}"
-    return out_dir / "cells" / settings / f"{spec['row']}-alloc-{spec['allocator']}-{spec['search_dtype']}-{spec['photo']}.json"
+    allocator = spec["allocator"].replace("/", "")  # "n/a" -> "na"
+    return out_dir / "cells" / settings / f"{spec['row']}-alloc-{allocator}-{spec['search_dtype']}-{spec['photo']}.json"
 
 
 def start_cell(spec: dict[str, Any], args: argparse.Namespace) -> subprocess.Popen:

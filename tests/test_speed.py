@@ -56,8 +56,8 @@ def test_composed_batch_is_channels_last():
     assert float(batch[0, :, 3:6].abs().sum()) == 0.0
 
 
-def test_benchmark_cells_interleave_photos_and_cross_the_settings():
-    from scripts.benchmark_cpu import build_parser, cell_specs
+def test_benchmark_cells_interleave_photos_and_cross_the_settings(tmp_path):
+    from scripts.benchmark_cpu import build_parser, cell_path, cell_specs
 
     args = build_parser().parse_args(["--photos", "coffee,camera", "--rows", "greedy,rise,greedy-before"])
     specs = cell_specs(args)
@@ -67,6 +67,8 @@ def test_benchmark_cells_interleave_photos_and_cross_the_settings():
                          ("greedy", "off", "bf16"), ("rise", "on", "fp32"), ("rise", "off", "fp32"),
                          ("greedy-before", "n/a", "fp32")]
     assert [k[0] for k in keys] == ["coffee"] * 7 + ["camera"] * 7  # every row of a photo before the next photo
+    paths = {cell_path(tmp_path, s, args) for s in specs}
+    assert len(paths) == len(specs) and {p.parent for p in paths} == {next(iter(paths)).parent}  # one flat folder
 
 
 def test_benchmark_runs_cells_in_subprocesses_with_the_allocator_per_row_and_resumes(tmp_path, capsys):
