@@ -218,7 +218,8 @@ def start_cell(spec: dict[str, Any], args: argparse.Namespace) -> subprocess.Pop
 def run_cells(specs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
     out_dir = Path(args.out_dir)
     todo = [] if args.table_only else [s for s in specs if args.fresh or not cell_path(out_dir, s, args).is_file()]
-    print(f"{len(specs)} cells, {len(specs) - len(todo)} cached in {out_dir / 'cells'}", flush=True)
+    cached = sum(cell_path(out_dir, s, args).is_file() for s in specs)
+    print(f"{len(specs)} cells, {cached} cached in {out_dir / 'cells'}", flush=True)
     running: list[tuple[dict[str, Any], subprocess.Popen, float]] = []
     failures = 0
     while todo or running:
