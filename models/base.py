@@ -131,8 +131,27 @@ class BlackBox:
             self._compiled = torch.compile(self.classifier.forward_with_features)
         return notes
 
+    @contextmanager
+    def autocast(self, amp: str | None) -> Iterator[None]:
+        """Run the forwards inside the block under ``amp`` (``"bf16"`` autocast, or None = float32) on any
+        device, then restore the previous setting (the SMDL search's ``--search-dtype``)."""
+        previous, self.amp = self.amp, amp
+        try:
+            yield
+        finally:
+            self.amp = previous
+
+    def inference_network(self) -> ImageClassifier:
+        """The network the no-gradient forwards run: a lean copy of :attr:`classifier` (BatchNorm folded,
+        :func:`models.inference.lean_copy`), rebuilt when :attr:`classifier` is replaced."""
+        if getattr(self, "_lean_source", None) is not self.classifier:
+            from models.inference import lean_copy
+
+            self._lean, self._lean_source = lean_copy(self.classifier), self.classifier
+        return self._lean
+
     def _forward_with_features(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        forward = self._compiled or self.classifier.forward_with_features
+        forward = self._compiled or self.inference_network().forward_with_features
         if self.amp == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return forward(chunk)

@@ -75,6 +75,8 @@ def run_folder_name(args: argparse.Namespace) -> str:
         parts.append(f"fill-{args.fill}")
     if getattr(args, "effectiveness_features", "penultimate") != "penultimate" and args.lambda2 != 0:
         parts.append(f"eff-{args.effectiveness_features}")
+    if getattr(args, "search_dtype", "fp32") != "fp32":
+        parts.append(f"search-{args.search_dtype}")
     return "-".join(parts)
 
 
@@ -108,6 +110,8 @@ def run_identity(args: argparse.Namespace) -> RunIdentity:
         added["selector_options"] = options
     if args.effectiveness_features != "penultimate":
         added["effectiveness_features"] = args.effectiveness_features
+    if getattr(args, "search_dtype", "fp32") != "fp32":
+        added["search_dtype"] = args.search_dtype
     return RunIdentity.from_settings({
         **added,
         "model": args.model,
@@ -159,7 +163,7 @@ def build_explainer(args: argparse.Namespace, division: Division) -> SubmodularE
         selector=selector_class(args.selector)(progress=not args.no_progress, **selector_values(args)),
         fill=args.fill, effectiveness_features=args.effectiveness_features,
         confidence_term=family_options.confidence_term(args), min_target_prob=args.min_target_prob,
-        record_counterfactual=args.record_counterfactual)
+        record_counterfactual=args.record_counterfactual, search_dtype=args.search_dtype)
 
 
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:

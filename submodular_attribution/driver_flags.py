@@ -110,6 +110,10 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     model.add_argument("--amp", default=None, choices=["bf16"],
                        help="bfloat16 autocast for the forwards on CUDA (ignored, with a note, on CPU)")
     model.add_argument("--compile", action="store_true", help="torch.compile the model on CUDA (ignored, with a note, on CPU)")
+    model.add_argument("--search-dtype", default="fp32", choices=["fp32", "bf16"],
+                       help="precision of the selector's forwards: bf16 takes the search's decisions under bfloat16 "
+                            "autocast (CUDA, or a CPU with avx512_bf16/amx_bf16; refused elsewhere), then re-scores "
+                            "every saved curve point in fp32 (2m more forwards, json forward_passes_exact)")
 
     output = parser.add_argument_group("output")
     output.add_argument("--save-dir", default=preset.save_dir, help="results root; {model} is replaced by the model name")

@@ -12,9 +12,10 @@ import torch
 
 from common.errors import ToolkitError
 from models.base import BlackBox
+from models.precision import autocast_dtype, check_search_dtype
 from submodular_attribution.division import Division
 from submodular_attribution.masking import make_fill
-from submodular_attribution.objective import Lambdas, SubmodularObjective
+from submodular_attribution.objective import TERMS, Lambdas, SubmodularObjective
 from submodular_attribution.selection import Selector, get_selector
 from submodular_attribution.selection.base import prefix_masks
 
@@ -35,6 +36,11 @@ class Explanation:
         forward_passes: images forwarded through the model for this explanation; seconds: wall time.
         warnings: per-sample warnings (a one-region division, a target the model gives a low probability).
         extra: further json fields (division parameters, counterfactual record, evidential forwards, ...).
+        forward_passes: images forwarded through the model for this explanation (= forward_passes_search +
+            forward_passes_exact); seconds: wall time.
+        forward_passes_exact: forwards spent re-scoring the ranking's prefixes in float32 after a bf16 search
+            (0 with ``search_dtype="fp32"``: the search's own scores are then the curves).
+        search_dtype: ``fp32`` or ``bf16``, the precision the selector's decisions were taken in.
     """
 
     image: np.ndarray
@@ -53,6 +59,8 @@ class Explanation:
     predicted: int
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    forward_passes_exact: int = 0
+    search_dtype: str = "fp32"
 
     @property
     def num_regions(self) -> int:
@@ -109,6 +117,9 @@ class Explanation:
             "division": self.division,
             "selector": self.selector,
             "forward_passes": self.forward_passes,
+            "forward_passes_search": self.forward_passes - self.forward_passes_exact,
+            "forward_passes_exact": self.forward_passes_exact,
+            "search_dtype": self.search_dtype,
             "seconds": round(self.seconds, 3),
             "version": RESULT_VERSION,
         }
@@ -140,6 +151,10 @@ class SubmodularExplainer:
         confidence_term: replaces the entropy confidence (e.g. :class:`models.evidential.EvidentialConfidence`).
         min_target_prob: warn (and flag in the json) when p_t(image) is below it.
         record_counterfactual: LiMA's record of the full image's top-1 over the ranked prefixes (m more forwards).
+        search_dtype: ``fp32``, or ``bf16``: the selector's forwards run under bfloat16 autocast (its decisions
+            only), then every prefix of the final ranking is scored again in float32 (2m forwards, counted in
+            ``forward_passes_exact``) and those scores are the curves. The full image and the effectiveness
+            set-up are always float32. Refused on devices without native bf16 (:mod:`models.precision`).
 
     Example:
         >>> from models import load_model
@@ -161,7 +176,10 @@ class SubmodularExplainer:
         confidence_term: Callable[[torch.Tensor], torch.Tensor] | None = None,
         min_target_prob: float = 0.0,
         record_counterfactual: bool = False,
+        search_dtype: str = "fp32",
     ) -> None:
+        check_search_dtype(search_dtype, blackbox.device)
+        self.search_dtype = search_dtype
         self.confidence_term = confidence_term
         self.blackbox = blackbox
         self.effectiveness_features = effectiveness_features
@@ -202,7 +220,14 @@ class SubmodularExplainer:
             confidence_term=self.confidence_term,
             source_forwards=self.blackbox.forward_count - start_forwards,
         )
-        selection = self.selector.select(objective)
+        with self.blackbox.autocast(autocast_dtype(self.search_dtype) or self.blackbox.amp):
+            selection = self.selector.select(objective)
+        exact_forwards = 0
+        if self.search_dtype != "fp32":
+            before_exact = self.blackbox.forward_count
+            with self.blackbox.autocast(None):
+                selection.curves = exact_curves(objective, selection.ranking)
+            exact_forwards = self.blackbox.forward_count - before_exact
         # With every region ranked, the last complement is the empty image: p_t(baseline) = 1 - collaboration.
         baseline_score = 1.0 - selection.curves["collaboration"][-1]
         org_score = float(probs[target])
@@ -237,6 +262,8 @@ class SubmodularExplainer:
             predicted=predicted,
             extra=extra,
             warnings=warnings,
+            forward_passes_exact=exact_forwards,
+            search_dtype=self.search_dtype,
         )
 
 
@@ -255,3 +282,11 @@ def counterfactual_record(objective: SubmodularObjective, ranking: list[int], pr
         "failure_score": [float(v) for v in kept[:, failure].cpu()],
         "counterfactual_forward_passes": objective.blackbox.forward_count - before,
     }
+
+
+def exact_curves(objective: SubmodularObjective, ranking: list[int]) -> dict[str, list[float]]:
+    """Every term of every prefix of ``ranking`` (first 1..m regions), scored in one batch of m subsets (2m
+    forwards, in whatever precision the black box runs): ``{term: [m values]}`` as :class:`Explanation` curves."""
+    m = objective.num_regions
+    scores = objective.score(prefix_masks(ranking, list(range(1, m + 1)), m))
+    return {name: getattr(scores, name).double().cpu().tolist() for name in (*TERMS, "total")}

@@ -22,10 +22,12 @@ def compose_masked(image: torch.Tensor, fill: torch.Tensor, labels: torch.Tensor
         subsets: ``(B, m)`` bool.
 
     Returns:
-        ``(B, 3, H, W)`` float.
+        ``(B, 3, H, W)`` float, in channels-last memory layout (what the black box forwards, so no copy there).
     """
     keep = subsets[:, labels]  # (B, H, W)
-    return torch.where(keep[:, None], image[None], fill[None])
+    # composed as (B, H, W, 3): the permuted view is channels-last contiguous
+    composed = torch.where(keep[..., None], image.permute(1, 2, 0).contiguous()[None], fill.permute(1, 2, 0).contiguous()[None])
+    return composed.permute(0, 3, 1, 2)
 
 
 def make_fill(image: torch.Tensor, kind: str = "black") -> torch.Tensor:
