@@ -89,11 +89,13 @@ def test_gradcam_and_gradcampp_equal_paper_formulas():
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
         # Grad-CAM++: alpha_k = g^2 / (2 g^2 + sum(A_k) g^3) with the uniform g = W_ck / 64, w_k = 64 alpha_k ReLU(g)
         grad = head_w[cls] / 64
-        alpha = grad**2 / (2 * grad**2 + acts.sum(dim=(1, 2)) * grad**3 + 1e-7)
-        weights = 64 * alpha * torch.relu(grad)
-        expected = scaled(torch.relu(torch.einsum("k,khw->hw", weights, acts)), 1e-7)
-        got = get_method("gradcampp", layer="body.1").attribute(BlackBox(net), x, torch.tensor([cls]))[0]
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+        # eps = 1e-6 in the denominator by default (pytorch-grad-cam's), none with eps=0 (Xplique's)
+        for eps in (1e-6, 0.0):
+            alpha = grad**2 / (2 * grad**2 + acts.sum(dim=(1, 2)) * grad**3 + eps)
+            weights = 64 * alpha * torch.relu(grad)
+            expected = scaled(torch.relu(torch.einsum("k,khw->hw", weights, acts)), 1e-7)
+            got = get_method("gradcampp", layer="body.1", eps=eps).attribute(BlackBox(net), x, torch.tensor([cls]))[0]
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
 def test_scorecam_equals_paper_formula():
@@ -248,7 +250,7 @@ def test_every_registered_method_meets_the_contract(conv_box, name):
 def test_registry_errors():
     with pytest.raises(ToolkitError, match="unknown baseline method"):
         get_method("nope")
-    with pytest.raises(ToolkitError, match="unknown parameter"):
+    with pytest.raises(ToolkitError, match="--grid: not a parameter of rise"):
         get_method("rise", grid=3)
 
 
@@ -338,45 +340,145 @@ def test_generator_binds_its_folder_once_and_resumes_only_its_own_maps(tmp_path,
     assert json.loads(sidecar.read_text())["identity_key"] == key
 
 
-def test_generator_parameter_table_equals_the_registry():
-    """--help builds the parameter flags from a static table (no torch); it must list exactly the registry's."""
-    from baseline_attribution import generate_explanation_maps as gen
+def test_specs_are_the_registry_and_every_parameter_is_declared_once():
+    """The torch-free specs list exactly the registered methods, with each dataclass's fields and defaults
+    (registration refuses a class whose fields differ; this checks no spec lacks a class and vice versa)."""
+    import dataclasses
 
-    assert gen.PARAMETERS == gen.method_parameters()
+    from baseline_attribution.specs import SPECS
+
+    assert list(SPECS) == list_methods() and sorted(SPECS) == sorted(METHODS)
+    for name, cls in METHODS.items():
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        assert fields == SPECS[name].defaults() == cls.default_params, name
 
 
-def test_generator_checks_flags_before_loading_the_model(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "gradcam", "--n-masks", "5"], "--n-masks: not a parameter of --method gradcam"),
+    (["--method", "rise", "--batch-size", "0"], "--batch-size 0"),
+    (["--method", "rise", "--device", "tpu"], "--device tpu"),
+    (["--method", "rise", "--n-masks", "many"], "--n-masks many: rise needs an integer >= 1"),
+    (["--method", "rise", "--n-masks", "0"], "--n-masks 0: rise needs an integer >= 1"),
+    (["--method", "rise", "--n-masks", "-5"], "--n-masks -5: rise needs an integer >= 1"),
+    (["--method", "rise", "--p-keep", "nan"], "--p-keep nan: rise needs a finite number in (0, 1]"),
+    (["--method", "rise", "--p-keep", "2"], "--p-keep 2.0: rise needs a finite number in (0, 1]"),
+    (["--method", "rise", "--fill", "pink"], "--fill 'pink': rise needs one of black, grey, mean"),
+    (["--method", "hsic", "--grid-size", "0"], "--grid-size 0: hsic needs an integer >= 1"),
+    (["--method", "sobol", "--n-designs", "1"], "--n-designs 1: sobol needs an integer >= 2"),
+    (["--method", "occlusion", "--stride", "0"], "--stride 0: occlusion needs an integer >= 1"),
+    (["--method", "lime", "--kernel-width", "inf"], "--kernel-width inf: lime needs a finite number > 0"),
+    (["--method", "ig", "--n-steps", "1"], "--n-steps 1: ig needs an integer >= 2"),
+    (["--method", "scorecam", "--channel-softmax", "maybe"], "--channel-softmax maybe: scorecam needs true or false"),
+    (["--method", "scorecam", "--score", "odds"], "--score 'odds': scorecam needs one of probability, logit"),
+])
+def test_generator_refuses_bad_parameters_before_loading_the_model(tmp_path, monkeypatch, capsys, argv, message):
+    """Every bad method parameter: one line naming the flag and the allowed range, exit 2, no model loaded."""
     from baseline_attribution import generate_explanation_maps as gen
 
     monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded before the flags were checked"))
-    for argv, message in (
-        (["--method", "gradcam", "--n-masks", "5"], "--n-masks: not a parameter of --method gradcam"),
-        (["--method", "rise", "--batch-size", "0"], "--batch-size 0"),
-        (["--method", "rise", "--eval-list", str(tmp_path / "none.txt")], "file not found"),
-        (["--method", "rise", "--device", "tpu"], "--device tpu"),
-        (["--method", "rise", "--n-masks", "many"], "--n-masks many: expected a int"),
-        (["--method", "scorecam", "--channel-softmax", "maybe"], "--channel-softmax maybe"),
-    ):
+    with pytest.raises(SystemExit) as exit_info:
+        gen.main([*argv, "--save-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert message in err and err.count("\n") == 0, err
+    assert not (tmp_path / DEFAULT_RUN).exists()
+
+
+DEFAULT_RUN = "efficientnet_lite0"
+
+
+def test_generator_refuses_a_missing_or_empty_eval_list(tmp_path, monkeypatch, capsys):
+    from baseline_attribution import generate_explanation_maps as gen
+
+    monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded for an empty list"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    for listing, message in ((tmp_path / "none.txt", "file not found"), (empty, "no samples in the list")):
         with pytest.raises(SystemExit) as exit_info:
-            gen.main([*argv, "--save-dir", str(tmp_path)])
+            gen.main(["--method", "rise", "--eval-list", str(listing), "--save-dir", str(tmp_path)])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
 
 
-def test_generator_help_documents_every_flag(capsys):
+def test_generator_validation_imports_no_torch(tmp_path):
+    """A bad parameter is refused before torch is imported (fast, and before any model)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom baseline_attribution import generate_explanation_maps as g\n"
+            "try:\n    g.main(['--method', 'rise', '--p-keep', '2', '--save-dir', sys.argv[1]])\n"
+            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert "--p-keep 2.0: rise needs" in out.stderr
+
+
+def test_generator_never_writes_a_nan_map(tmp_path, monkeypatch):
+    """A map with NaN/inf is logged as failed (errors.jsonl) and not written; the other samples go on; exit 1."""
+    from baseline_attribution import generate_explanation_maps as gen
+    from baseline_attribution.rise import Rise
+
+    real = Rise._attribute
+
+    def nan_for_class_1(self, blackbox, images, target, generator):
+        maps = real(self, blackbox, images, target, generator)
+        return maps * float("nan") if int(target[0]) == 1 else maps
+
+    monkeypatch.setattr(Rise, "_attribute", nan_for_class_1)
+    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+                        BlackBox(conv_classifier(), batch_size=batch_size))
+    listing = write_eval_list(tmp_path)
+    listing.write_text("a.png 1\nsub/b.png 2\n")
+    method_dir, report = gen.main(["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets",
+                                   str(tmp_path / "data"), "--save-dir", str(tmp_path / "out"), "--no-progress"])
+    assert (report.done, report.failed) == (1, 1)
+    assert not (method_dir / "1" / "a.npy").exists() and not (method_dir / "1" / "a.json").exists()
+    assert np.isfinite(np.load(method_dir / "2" / "sub" / "b.npy")).all()
+    assert "NaN/inf" in (method_dir / "errors.jsonl").read_text()
+
+
+def test_generator_help_lists_methods_and_documents_every_flag(capsys):
     from baseline_attribution import generate_explanation_maps as gen
 
     with pytest.raises(SystemExit):
         gen.main(["--help"])
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())
     for action in gen.build_parser()._actions:
         assert action.help, action.option_strings
-    assert "--n-masks" in text and "rise=4000" in text
-    # one flag, the type of the chosen method's default: --fill is a string for LIME and a number for Occlusion
-    args = gen.build_parser().parse_args(["--method", "occlusion", "--fill", "0.5"])
-    assert gen.chosen_params(args) == {"fill": 0.5}
+    assert all(name in text for name in list_methods())
+    assert "--n-masks" in text and "rise=4000 (an integer >= 1)" in text
+    assert "rise=black (one of black, grey, mean)" in text
+    # one flag, the type of the chosen method's default
+    args = gen.build_parser().parse_args(["--method", "occlusion", "--fill", "mean"])
+    assert gen.chosen_params(args) == {"fill": "mean"}
     args = gen.build_parser().parse_args(["--method", "scorecam", "--channel-softmax", "true", "--layer", "body.0"])
     assert gen.chosen_params(args) == {"channel_softmax": True, "layer": "body.0"}
+
+
+def test_generator_progress_counts_finished_samples(tmp_path, monkeypatch, capsys):
+    """The plain progress line of the last sample is printed only after it is written (never "2/2" while the
+    second image is still being computed)."""
+    from baseline_attribution import generate_explanation_maps as gen
+
+    monkeypatch.setenv("TOOLKIT_PROGRESS", "plain")
+    monkeypatch.setenv("TOOLKIT_PROGRESS_INTERVAL", "0")
+    box = BlackBox(conv_classifier(), batch_size=8)
+    seen = []
+    real_predict = box.predict
+
+    def predict(x, *args, **kwargs):
+        seen.append(capsys.readouterr().err)  # what was printed before this forward
+        return real_predict(x, *args, **kwargs)
+
+    box.predict = predict
+    monkeypatch.setattr(gen, "load_model", lambda *a, **k: box)
+    listing = write_eval_list(tmp_path)
+    listing.write_text("a.png 1\nsub/b.png 2\n")
+    gen.main(["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets",
+              str(tmp_path / "data"), "--save-dir", str(tmp_path / "out")])
+    printed = "".join(seen) + capsys.readouterr().err
+    assert "2/2 img" in printed
+    assert not any("2/2 img" in text for text in seen)  # no "2/2" before the last forward of the second image
 
 
 # ---------------------------------------------------------------- the real model

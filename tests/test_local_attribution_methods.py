@@ -165,12 +165,12 @@ def test_unknown_method_name_gives_one_line_error_listing_valid_names():
     with pytest.raises(ValueError) as err:
         get_method("lime")
     msg = str(err.value)
-    assert "\n" not in msg and "'lime'" in msg
+    assert "\n" not in msg and "--attr-method lime" in msg
     assert all(name in msg for name in list_methods())
 
 
 def test_unknown_hyper_parameter_is_rejected_with_valid_names():
-    with pytest.raises(ValueError, match="spatial_range"):
+    with pytest.raises(ValueError, match="--spatial-rang: not a parameter of la .*--spatial-range"):
         get_method("la", spatial_rang=3)
 
 
