@@ -576,7 +576,6 @@ def test_every_parameter_of_every_method_is_validated_on_construction(family, cl
 
 def test_cross_parameter_rules_and_tuples():
     import local_attribution
-
     from common.method_contract import MethodError
 
     with pytest.raises(MethodError, match="riemann_trapezoid needs --n-steps >= 2"):
@@ -622,7 +621,6 @@ def test_compute_attribution_map_is_each_familys_own_call(name, params):
     """One function for every family equals the family's own call (same seed, same target); ``ig`` resolves to
     the local (3, S, S) method, as the report lists it."""
     import local_attribution
-
     from common.attribution_maps import compute_attribution_map
     from submodular_attribution.explainer import SubmodularExplainer
 
