@@ -18,6 +18,9 @@ name (``HsicAttributionMethod``, ``GradCAM``, ...; with ``-param=value`` suffixe
   ``--prior-dir`` reads the bare npy), while the folder record alone would trust any npy found in the folder,
   e.g. maps left by a run whose ``config.json`` was deleted, or copied from another run.
 * A failing image is logged to ``<Method>/errors.jsonl`` and the run goes on.
+* Method parameters (``--n-masks``, ``--fill``, ...) are declared in :mod:`baseline_attribution.specs` and
+  validated before torch is imported: a bad value is one line naming the flag and its allowed range, exit 2. An
+  empty eval list is an error (exit 2). A map with NaN/inf is never written: the image is logged as failed.
 * Randomness: stochastic methods get ``torch.Generator().manual_seed(--seed)`` for every image (so a map does not
   depend on ``--begin/--end`` or on the other images; like the original RISE code, every image sees the same masks).
 """
@@ -103,8 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     params = parser.add_argument_group("method parameters (default: the chosen method's own, listed per method)")
     for param, users in method_parameters().items():
         shown = "; ".join(f"{name}={default} ({SPECS[name].param(param).allowed()})" for name, default in users)
+        helps = list(dict.fromkeys(SPECS[name].param(param).help for name, _ in users))  # distinct meanings
+        meaning = helps[0] + "".join(
+            f"; {', '.join(n for n, _ in users if SPECS[n].param(param).help == h)}: {h}" for h in helps[1:])
         params.add_argument(flag_of(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
-                            help=f"{SPECS[users[0][0]].param(param).help}. Used by {shown}".replace("%", "%%"))
+                            help=f"{meaning}. Used by {shown}".replace("%", "%%"))
     add_scale_arguments(parser)
     return parser
 

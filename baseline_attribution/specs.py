@@ -45,12 +45,12 @@ SPECS: dict[str, MethodSpec] = {
         Param("kernel_width", 0.25, "float", "width of the exponential kernel on the cosine distance",
               low=0, low_open=True),
         Param("alpha", 1.0, "float", "ridge penalty", low=0),
-        Param("fill", "segment_mean", "str", "what switched-off superpixels become", choices=SURROGATE_FILLS),
+        Param("fill", "segment_mean", "str", "what removed pixels become", choices=SURROGATE_FILLS),
         *_QUICKSHIFT,
     )),
     "kernelshap": MethodSpec("kernelshap", (
         _N_SAMPLES,
-        Param("fill", "grey", "str", "what switched-off superpixels become", choices=SURROGATE_FILLS),
+        Param("fill", "grey", "str", "what removed pixels become", choices=SURROGATE_FILLS),
         *_QUICKSHIFT,
     )),
     "rise": MethodSpec("rise", (

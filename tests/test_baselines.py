@@ -574,6 +574,21 @@ def test_every_parameter_of_every_method_is_validated_on_construction(family, cl
     assert checked >= sum(p.kind in ("int", "float") and p.low is not None for p in cls.spec.params)
 
 
+@pytest.mark.parametrize("family, cls", _all_registered(), ids=lambda v: getattr(v, "name", v))
+def test_every_method_has_the_one_attribute_signature_and_metadata(family, cls):
+    """``attribute(model, inputs, target=None, *, generator=None, ...)`` and the shared metadata, in both families."""
+    import inspect
+
+    from common.method_contract import METADATA, MODEL_OUTPUTS
+
+    params = list(inspect.signature(cls.attribute).parameters.values())
+    assert [p.name for p in params[2:4]] == ["inputs", "target"] and params[3].default is None  # after self, model
+    generator = inspect.signature(cls.attribute).parameters["generator"]
+    assert generator.kind is inspect.Parameter.KEYWORD_ONLY and generator.default is None
+    assert all(hasattr(cls, key) for key in METADATA) and cls.model_output in MODEL_OUTPUTS
+    assert callable(cls.explain)
+
+
 def test_cross_parameter_rules_and_tuples():
     import local_attribution
     from common.method_contract import MethodError
