@@ -298,8 +298,8 @@ def compute_attributions(
         try:  # a map with NaN/inf is never written: the batch is logged as failed and the run goes on
             check_finite_map(maps.numpy(), f"--attr_method {meta.get('attr_method')}, images {begin}..{end - 1}")
         except MethodError as exc:
-            log_error(work, key, exc)
-            failed.append(key)
+            log_error(work, f"images {begin}..{end - 1}", exc)
+            failed.append(f"{begin}..{end - 1}")
         else:
             write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
         if claims is not None:

@@ -614,4 +614,4 @@ def test_generate_attributions_never_writes_a_nan_batch(tmp_path):
     assert "\n" not in str(info.value)
     work = ga.partial_dir(output)
     assert not output.exists() and sorted(p.name for p in work.glob("*.npy")) == ["000000-000002.npy"]
-    assert "2-4" in (work / "errors.jsonl").read_text()
+    assert "images 2..3" in (work / "errors.jsonl").read_text() and "images 2..3" in str(info.value)
