@@ -1,14 +1,18 @@
-"""The contract every baseline method implements, and the pieces several of them share.
+"""The contract every baseline method implements (:mod:`common.method_contract`), and the pieces several of them
+share.
 
-    maps = method.attribute(blackbox, images, target, generator=None)
+    maps = method.attribute(blackbox, inputs, target=None, *, generator=None)
 
 * ``blackbox``: :class:`models.base.BlackBox`; every forward goes through it (chunked by its ``batch_size``,
   counted in its ``forward_count``).
-* ``images``: float ``(B, 3, S, S)`` RGB in [0, 1] at the model's input size S.
-* ``target``: int64 ``(B,)`` class per image (or an int for all).
-* ``generator``: ``torch.Generator`` for the stochastic methods (None = a fresh unseeded draw); the global RNGs
-  are never touched. The random draws are shared by the images of one call and do not depend on ``batch_size``.
+* ``inputs``: float ``(B, 3, S, S)`` RGB in [0, 1] at the model's input size S.
+* ``target``: int64 ``(B,)`` class per image, an int for all, or None = the model's top-1 (one counted forward).
+* ``generator``: ``torch.Generator`` for the stochastic methods (None = one seeded with
+  :data:`common.method_contract.DEFAULT_SEED`, so two calls give the same map); the global RNGs are never touched.
+  The random draws are shared by the images of one call and do not depend on ``batch_size``.
 * returns float32 ``(B, S, S)`` on the CPU, higher = more important for the target class.
+* parameters: the dataclass fields, declared in :mod:`baseline_attribution.specs` and validated when the method is
+  constructed; errors are :class:`common.method_contract.MethodError`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.errors import ToolkitError
+from common.method_contract import DEFAULT_SEED, MethodError, MethodSpec
 from models.base import BlackBox
 
 MaskFn = Callable[[int, int], torch.Tensor]
@@ -37,7 +41,8 @@ class BaselineMethod(ABC):
         name: registry key (``gradcam``); display_name: folder name of its maps (``GradCAM``);
         needs_gradients: does it backpropagate through the model; stochastic: does it take a generator;
         model_output: what it reads from the black box (``"probabilities"``, ``"logits"``, ``"layer"``);
-        default_params: ``{field: default}``, filled by the registry.
+        spec, default_params: its :class:`~common.method_contract.MethodSpec` and ``{field: default}``, set by the
+        registry (which also makes construction validate the fields).
     """
 
     name: ClassVar[str]
@@ -45,17 +50,31 @@ class BaselineMethod(ABC):
     needs_gradients: ClassVar[bool]
     stochastic: ClassVar[bool]
     model_output: ClassVar[str]
+    spec: ClassVar[MethodSpec]
     default_params: ClassVar[dict[str, Any]]
 
-    def attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor | int,
+    def __post_init__(self) -> None:  # noqa: B027 - a hook the registry replaces
+        """Replaced by the registry with a validation against :attr:`spec` (see :mod:`common.method_contract`)."""
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """The parameters of this instance, ``{field name: value}``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def attribute(self, blackbox: BlackBox, inputs: torch.Tensor, target: torch.Tensor | int | None = None, *,
                   generator: torch.Generator | None = None) -> torch.Tensor:
-        """Maps float32 ``(B, S, S)`` on the CPU for ``images`` ``(B, 3, S, S)`` in [0, 1] and ``target`` ``(B,)``."""
-        images, target = check_inputs(blackbox, images, target)
+        """Maps float32 ``(B, S, S)`` on the CPU for ``inputs`` ``(B, 3, S, S)`` in [0, 1] and ``target`` ``(B,)``
+        (None = the model's top-1)."""
+        images, target = check_inputs(blackbox, inputs, target)
         if self.stochastic and generator is None:
-            generator = torch.Generator()
-            generator.seed()  # a non-deterministic seed of its own; the global RNG is not touched
+            generator = torch.Generator().manual_seed(DEFAULT_SEED)
         maps = self._attribute(blackbox, images, target, generator)
         return maps.detach().to("cpu", torch.float32)
+
+    def explain(self, blackbox: BlackBox, inputs: torch.Tensor, target: torch.Tensor | int | None,
+                generator: torch.Generator | None) -> torch.Tensor:
+        """The family-independent call of :func:`common.attribution_maps.compute_attribution_map`: ``(B, S, S)``."""
+        return self.attribute(blackbox, inputs, target, generator=generator)
 
     @abstractmethod
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
@@ -63,27 +82,43 @@ class BaselineMethod(ABC):
         """The maps ``(B, S, S)`` for validated inputs on the black box's device (``generator`` set when stochastic)."""
 
 
-def check_inputs(blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate shapes; images to the black box's device, target to int64 ``(B,)`` there."""
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ToolkitError(f"images must be (B, 3, S, S), got {tuple(images.shape)}")
+def check_inputs(blackbox: BlackBox, images: torch.Tensor,
+                 target: torch.Tensor | int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate shapes; images to the black box's device, target to int64 ``(B,)`` there (None = the top-1)."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or images.shape[0] == 0:
+        raise MethodError(f"inputs must be (B, 3, S, S) with B >= 1, got {tuple(getattr(images, 'shape', ()))}")
     size = blackbox.input_size
     if images.shape[2:] != (size, size):
-        raise ToolkitError(f"images are {tuple(images.shape[2:])}, the model {blackbox.name} takes {size} x {size}; "
-                           "resize with blackbox.resize first")
+        raise MethodError(f"images are {tuple(images.shape[2:])}, the model {blackbox.name} takes {size} x {size}; "
+                          "resize with blackbox.resize first")
+    if target is None:
+        target = blackbox.predict(images.float()).argmax(dim=1)
     target = torch.as_tensor(target, dtype=torch.int64)
     if target.ndim == 0:
         target = target.repeat(images.shape[0])
     if target.shape != (images.shape[0],):
-        raise ToolkitError(f"target must be an int or (B,) = ({images.shape[0]},), got {tuple(target.shape)}")
+        raise MethodError(f"target must be an int or (B,) = ({images.shape[0]},), got {tuple(target.shape)}")
     if int(target.min()) < 0 or int(target.max()) >= blackbox.num_classes:
-        raise ToolkitError(f"target {target.tolist()}: class ids must be in 0..{blackbox.num_classes - 1}")
+        raise MethodError(f"target {target.tolist()}: class ids must be in 0..{blackbox.num_classes - 1}")
     return images.float().to(blackbox.device), target.to(blackbox.device)
 
 
 def seed_from(generator: torch.Generator) -> int:
     """A 63-bit seed drawn from ``generator`` (for numpy/scipy samplers that need their own seed)."""
     return int(torch.randint(0, 2**62, (1,), generator=generator).item())
+
+
+def fill_value(fill: str, blackbox: BlackBox, image: torch.Tensor) -> torch.Tensor | float:
+    """What removed pixels become for ``fill`` (:data:`baseline_attribution.specs.FILLS`): ``black`` 0.0, ``grey``
+    0.5, ``mean`` the classifier's normalisation mean colour as ``(3, 1, 1)`` on ``image``'s device (0 after the
+    model's normalisation, i.e. the dataset mean colour for ImageNet models: what the RISE paper's code fills)."""
+    if fill == "black":
+        return 0.0
+    if fill == "grey":
+        return 0.5
+    if fill == "mean":
+        return blackbox.classifier.mean.reshape(3, 1, 1).to(image.device, image.dtype)
+    raise MethodError(f"--fill {fill}: choose one of black, grey, mean")
 
 
 def masked_scores(blackbox: BlackBox, image: torch.Tensor, target: int, n_masks: int, masks: MaskFn,
@@ -121,11 +156,12 @@ def minmax(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     return (maps - low) / (high - low + eps)
 
 
-def resize_maps(maps: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
-    """``(B, h, w)`` -> ``(B, size, size)``; bilinear/bicubic use half-pixel centres (cv2.resize's convention)."""
+def resize_maps(maps: torch.Tensor, size: int, mode: str = "bilinear", align_corners: bool = False) -> torch.Tensor:
+    """``(B, h, w)`` -> ``(B, size, size)``; bilinear/bicubic use half-pixel centres (cv2.resize's convention), or
+    corner-aligned samples with ``align_corners``."""
     if maps.shape[-2:] == (size, size):
         return maps
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    kwargs = {} if mode == "nearest" else {"align_corners": align_corners}
     return F.interpolate(maps[:, None].float(), size=(size, size), mode=mode, **kwargs)[:, 0]
 
 

@@ -18,6 +18,9 @@ name (``HsicAttributionMethod``, ``GradCAM``, ...; with ``-param=value`` suffixe
   ``--prior-dir`` reads the bare npy), while the folder record alone would trust any npy found in the folder,
   e.g. maps left by a run whose ``config.json`` was deleted, or copied from another run.
 * A failing image is logged to ``<Method>/errors.jsonl`` and the run goes on.
+* Method parameters (``--n-masks``, ``--fill``, ...) are declared in :mod:`baseline_attribution.specs` and
+  validated before torch is imported: a bad value is one line naming the flag and its allowed range, exit 2. An
+  empty eval list is an error (exit 2). A map with NaN/inf is never written: the image is logged as failed.
 * Randomness: stochastic methods get ``torch.Generator().manual_seed(--seed)`` for every image (so a map does not
   depend on ``--begin/--end`` or on the other images; like the original RISE code, every image sees the same masks).
 """
@@ -34,12 +37,16 @@ from common.claims import ClaimBoard
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
+from common.method_contract import MethodError, check_finite_map, flag_of
+from common.progress import log_line
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
 from common.run_identity import IDENTITY_FIELD, RunIdentity, bind_run_folder, file_sha256, result_matches
 from common.sharding import add_scale_arguments, resolve_shard
 from common.status import format_status, run_status
 from common.validation import check_writable_dir
 from models import DEFAULT_MODEL
+
+from .specs import SPECS
 
 if TYPE_CHECKING:
     from .base import BaselineMethod
@@ -48,35 +55,14 @@ DEFAULT_SEED = 0
 MAP_VERSION = 1  # bump when what a map means changes (it is part of the run identity)
 
 
-# ``{parameter: [(method, its default), ...]}`` of the registered methods, kept here so that ``--help`` builds the
-# parameter flags without importing the methods (torch); test_baselines checks it equals method_parameters().
-PARAMETERS: dict[str, list[tuple[str, Any]]] = {
-    "layer": [("gradcam", None), ("gradcampp", None), ("scorecam", None)],
-    "normalize": [("gradcam", True), ("gradcampp", True), ("scorecam", True), ("rise", "expectation")],
-    "score": [("scorecam", "probability")],
-    "channel_softmax": [("scorecam", False)],
-    "n_samples": [("lime", 1000), ("kernelshap", 1000)],
-    "kernel_width": [("lime", 0.25)],
-    "alpha": [("lime", 1.0)],
-    "fill": [("lime", "mean"), ("kernelshap", "grey"), ("occlusion", 0.0)],
-    "kernel_size": [("lime", 4.0), ("kernelshap", 4.0)],
-    "max_dist": [("lime", 200.0), ("kernelshap", 200.0)],
-    "ratio": [("lime", 0.2), ("kernelshap", 0.2)],
-    "n_masks": [("rise", 4000)],
-    "grid_size": [("rise", 7), ("hsic", 8), ("sobol", 8)],
-    "p_keep": [("rise", 0.5)],
-    "n_designs": [("hsic", 500), ("sobol", 32)],
-    "patch_size": [("occlusion", 10)],
-    "stride": [("occlusion", 5)],
-    "n_steps": [("ig", 80)],
-    "baseline_value": [("ig", 0.0)],
-}
-
-
-def _method_names() -> list[str]:
-    from . import list_methods
-
-    return list_methods()
+def method_parameters() -> dict[str, list[tuple[str, Any]]]:
+    """Every parameter of the baseline methods, from the torch-free specs: ``name -> [(method, its default), ...]``
+    (one ``--flag`` each; a flag shared by several methods takes the type and range of the chosen one)."""
+    table: dict[str, list[tuple[str, Any]]] = {}
+    for name, spec in SPECS.items():
+        for param in spec.params:
+            table.setdefault(param.name, []).append((name, param.default))
+    return table
 
 
 def _model_names() -> list[str]:
@@ -92,34 +78,12 @@ def load_model(name: str, **options: Any):
     return load(name, **options)
 
 
-def _flag(param: str) -> str:
-    return "--" + param.replace("_", "-")
-
-
-def method_parameters() -> dict[str, list[tuple[str, Any]]]:
-    """Every parameter of the registered methods: ``name -> [(method, its default), ...]``."""
-    from . import METHODS, list_methods
-
-    table: dict[str, list[tuple[str, Any]]] = {}
-    for name in list_methods():
-        for param, default in METHODS[name].default_params.items():
-            table.setdefault(param, []).append((name, default))
-    return table
-
-
-def _parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes"):
-        return True
-    if text.lower() in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not true/false")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m baseline_attribution.generate_explanation_maps",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--method", required=True, type=LazyChoices(_method_names), metavar="METHOD", help="baseline attribution method")
+    parser.add_argument("--method", required=True, choices=list(SPECS), metavar="METHOD",
+                        help=f"baseline attribution method: {', '.join(SPECS)}")
     data = parser.add_argument_group("data")
     data.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     data.add_argument("--eval-list", default="demo",
@@ -127,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--begin", type=int, default=0, help="first line (0-based) of the eval list to process")
     data.add_argument("--end", type=int, default=-1, help="one past the last line; -1 = through the last line")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=DEFAULT_MODEL, type=LazyChoices(_model_names), metavar="MODEL", help="black-box classifier")
+    model.add_argument("--model", default=DEFAULT_MODEL, metavar="MODEL",
+                       help="black-box classifier (a models registry name; checked after the method parameters, "
+                            "which are validated before torch loads)")
     model.add_argument("--weights", default=None, help="local weights file (torchvision models; no downloads here)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32,
@@ -138,39 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--run", default="", help="run folder under --save-dir; empty = the model name")
     output.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     params = parser.add_argument_group("method parameters (default: the chosen method's own, listed per method)")
-    for param, users in PARAMETERS.items():
-        shown = ", ".join(f"{name}={default}" for name, default in users)
-        params.add_argument(_flag(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
-                            help=f"used by {shown}")
+    for param, users in method_parameters().items():
+        shown = "; ".join(f"{name}={default} ({SPECS[name].param(param).allowed()})" for name, default in users)
+        helps = list(dict.fromkeys(SPECS[name].param(param).help for name, _ in users))  # distinct meanings
+        meaning = helps[0] + "".join(
+            f"; {', '.join(n for n, _ in users if SPECS[n].param(param).help == h)}: {h}" for h in helps[1:])
+        params.add_argument(flag_of(param), dest=f"param_{param}", default=argparse.SUPPRESS, metavar="VALUE",
+                            help=f"{meaning}. Used by {shown}".replace("%", "%%"))
     add_scale_arguments(parser)
     return parser
 
 
-def _convert(param: str, text: str, default: Any) -> Any:
-    """``text`` as the type of the method's default (bool: true/false; None default: a string)."""
-    try:
-        if isinstance(default, bool):
-            return _parse_bool(text)
-        return type(default)(text) if default is not None else text
-    except (ValueError, argparse.ArgumentTypeError):
-        raise ToolkitError(f"{_flag(param)} {text}: expected a {type(default).__name__} like {default!r}") from None
-
-
 def chosen_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The method parameters given on the command line, converted to the types of the method's defaults.
+    """The method parameters given on the command line, parsed and validated by the chosen method's spec
+    (:mod:`baseline_attribution.specs`; no torch import).
 
     Raises:
-        ToolkitError: a parameter the chosen method does not have, or a value of the wrong type.
+        MethodError: a parameter the chosen method does not have, or a value of the wrong type or out of range
+            (``--p-keep 2.0: rise needs a finite number in (0, 1]``).
     """
-    from . import METHODS
-
     given = {k.removeprefix("param_"): v for k, v in vars(args).items() if k.startswith("param_")}
-    valid = METHODS[args.method].default_params
-    for param in given:
-        if param not in valid:
-            raise ToolkitError(f"{_flag(param)}: not a parameter of --method {args.method} "
-                               f"(its parameters: {', '.join(_flag(p) for p in valid) or 'none'})")
-    return {param: _convert(param, text, valid[param]) for param, text in given.items()}
+    spec = SPECS[args.method]
+    unknown = [p for p in given if p not in spec.defaults()]
+    if unknown:
+        raise MethodError(f"{', '.join(flag_of(p) for p in unknown)}: not a parameter of --method {args.method} "
+                          f"(its parameters: {', '.join(p.flag for p in spec.params) or 'none'})")
+    return spec.parse(given)
 
 
 def method_folder(method: BaselineMethod) -> str:
@@ -205,6 +164,18 @@ def run_identity(args: argparse.Namespace, method: BaselineMethod) -> RunIdentit
 
 def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     """Write the maps of every selected sample; returns the method folder and what happened."""
+    if args.batch_size < 1:
+        raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
+    params = chosen_params(args)  # validated before torch is imported and before the model loads
+    all_samples = parse_eval_list(args.eval_list, args.Datasets)
+    if not all_samples:
+        raise ToolkitError(f"--eval-list {args.eval_list}: no samples in the list; nothing to explain")
+    samples = select_range(all_samples, args.begin, args.end)
+    if not samples:
+        log_line(f"warning: --begin {args.begin} --end {args.end} selects no line of the "
+                 f"{len(all_samples)}-line eval list")
+    samples = resolve_shard(args.shard).select(samples)
+
     import numpy as np
     import torch
 
@@ -212,11 +183,9 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
 
     from . import get_method
 
-    if args.batch_size < 1:
-        raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
-    method = get_method(args.method, **chosen_params(args))
-    samples = resolve_shard(args.shard).select(select_range(parse_eval_list(args.eval_list, args.Datasets),
-                                                            args.begin, args.end))
+    if args.model not in LazyChoices(_model_names):
+        raise ToolkitError(f"--model {args.model}: unknown; choose one of {', '.join(_model_names())}")
+    method = get_method(args.method, **params)
     resolve_device(args.device)
     method_dir = Path(args.save_dir) / (args.run or args.model) / method_folder(method)
     identity = run_identity(args, method)
@@ -247,6 +216,7 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
                                f"({blackbox.num_classes} classes)")
         generator = torch.Generator().manual_seed(args.seed) if method.stochastic else None
         saliency = method.attribute(blackbox, image, torch.tensor([target]), generator=generator)[0]
+        check_finite_map(saliency.numpy(), f"{args.method} map of {sample.name}")  # logged as failed, not written
         write_npy_atomic(map_path(method_dir, sample), saliency.numpy().astype(np.float32))
         record = {"sample": sample.name, "target": target, "forwards": blackbox.forward_count - forwards,
                   "seconds": round(time.perf_counter() - started, 3)}

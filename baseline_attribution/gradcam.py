@@ -50,7 +50,6 @@ class GradCAM(BaselineMethod):
         acts, grads, _ = blackbox.layer_gradients(images, target, self.layer)
         return weighted_cam(acts, self.channel_weights(acts, grads), blackbox.input_size, self.normalize)
 
-    @staticmethod
-    def channel_weights(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    def channel_weights(self, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         """``(B, K)`` weights from activations and gradients ``(B, K, h, w)``: the spatial mean of the gradient."""
         return grads.mean(dim=(2, 3))

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from common.errors import ToolkitError
 from models.base import BlackBox
 
-from .base import BaselineMethod, grid_to_image, masked_scores, resize_maps
+from .base import BaselineMethod, fill_value, grid_to_image, masked_scores, resize_maps
 from .registry import register
 
 
@@ -41,15 +40,18 @@ def hsic_binary_scores(designs: torch.Tensor, outputs: torch.Tensor) -> torch.Te
 
 
 def grid_design_maps(blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor, designs: torch.Tensor,
-                     grid_size: int, estimator: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Score every image inpainted (``x * M``) with each design ``(N, g*g)`` upsampled nearest-neighbour,
-    estimate one value per cell with ``estimator(scores (N,)) -> (g*g,)``, resize the ``(g, g)`` grid bicubically:
-    ``(B, S, S)``. Shared by HSIC and Sobol attribution."""
+                     grid_size: int, estimator: Callable[[torch.Tensor], torch.Tensor],
+                     fill: str = "black") -> torch.Tensor:
+    """Score every image inpainted (``x * M + fill * (1 - M)``, Xplique's "inpainting" for ``fill="black"``) with
+    each design ``(N, g*g)`` upsampled nearest-neighbour, estimate one value per cell with
+    ``estimator(scores (N,)) -> (g*g,)``, resize the ``(g, g)`` grid bicubically: ``(B, S, S)``. Shared by HSIC and
+    Sobol attribution."""
     size = blackbox.input_size
     cells = designs.to(images.device).view(-1, grid_size, grid_size)
     maps = []
     for image, cls in zip(images, target.tolist()):
-        scores = masked_scores(blackbox, image, cls, cells.shape[0], lambda a, b: grid_to_image(cells[a:b], size))
+        scores = masked_scores(blackbox, image, cls, cells.shape[0], lambda a, b: grid_to_image(cells[a:b], size),
+                               fill=fill_value(fill, blackbox, image))
         maps.append(estimator(scores).float().view(grid_size, grid_size))
     return resize_maps(torch.stack(maps), size, "bicubic")
 
@@ -60,7 +62,8 @@ class HsicAttribution(BaselineMethod):
     """HSIC-Attribution: the dependence (HSIC) between each grid cell being kept and the target probability.
 
     ``n_designs`` binary masks on a ``grid_size x grid_size`` grid from a Latin hypercube (the paper's sampler),
-    upsampled nearest-neighbour; "inpainting" perturbation ``x * M`` (removed cells black). Estimator:
+    upsampled nearest-neighbour; "inpainting" perturbation ``x * M`` (removed cells ``fill``, black by default as
+    Xplique). Estimator:
     :func:`hsic_binary_scores`. The ``(g, g)`` scores are resized bicubically to ``(B, S, S)`` (Xplique's
     ``cv2.INTER_CUBIC``). The designs are shared by the images of one call. Cost: ``n_designs`` forwards per
     image (500).
@@ -68,10 +71,12 @@ class HsicAttribution(BaselineMethod):
     Args:
         grid_size: cells per side (8).
         n_designs: number of masks (500).
+        fill: what removed cells become (``black``, ``grey``, ``mean``; see :func:`base.fill_value`).
     """
 
     grid_size: int = 8
     n_designs: int = 500
+    fill: str = "black"
 
     name = "hsic"
     display_name = "HsicAttributionMethod"
@@ -81,8 +86,6 @@ class HsicAttribution(BaselineMethod):
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
-        if self.n_designs < 2 or self.grid_size < 1:
-            raise ToolkitError(f"hsic n_designs={self.n_designs}, grid_size={self.grid_size}: need >= 2 and >= 1")
         designs = binary_latin_hypercube(self.n_designs, self.grid_size**2, generator)
         return grid_design_maps(blackbox, images, target, designs, self.grid_size,
-                                lambda scores: hsic_binary_scores(designs.to(scores.device), scores))
+                                lambda scores: hsic_binary_scores(designs.to(scores.device), scores), self.fill)

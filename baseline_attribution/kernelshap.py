@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from common.errors import ToolkitError
+from common.method_contract import MethodError
 
 from .lime import SuperpixelSurrogate
 from .registry import register
@@ -35,7 +35,8 @@ class KernelShap(SuperpixelSurrogate):
 
     Args:
         n_samples: coalitions per image.
-        fill: ``"grey"``, ``"black"`` or ``"mean"`` (segment mean colour).
+        fill: ``"grey"``, ``"black"``, ``"mean"`` (the model's normalisation mean colour) or ``"segment_mean"``
+            (each superpixel's own mean colour).
         kernel_size, max_dist, ratio: quickshift parameters.
     """
 
@@ -53,5 +54,5 @@ class KernelShap(SuperpixelSurrogate):
 
     def draw(self, n_features: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, float]:
         if n_features < 2:
-            raise ToolkitError("kernelshap: the image has a single superpixel; lower --kernel-size/--max-dist")
+            raise MethodError("kernelshap: the image has a single superpixel; lower --kernel-size/--max-dist")
         return shapley_samples(self.n_samples, n_features, generator), None, 0.0

@@ -8,20 +8,26 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from common.errors import ToolkitError
 from models.base import BlackBox
 
-from .base import BaselineMethod, fit_linear, masked_scores, seed_from, segment_image, segment_masks
+from .base import (
+    BaselineMethod,
+    fill_value,
+    fit_linear,
+    masked_scores,
+    seed_from,
+    segment_image,
+    segment_masks,
+)
 from .registry import register
 
 
-def segment_fill(image: torch.Tensor, segments: torch.Tensor, fill: str) -> torch.Tensor | float:
-    """What a switched-off superpixel becomes: ``"mean"`` its mean colour (lime's ``hide_color=None``) as a
-    ``(3, S, S)`` image, ``"grey"`` 0.5, ``"black"`` 0."""
-    if fill == "black":
-        return 0.0
-    if fill == "grey":
-        return 0.5
+def segment_fill(blackbox: BlackBox, image: torch.Tensor, segments: torch.Tensor, fill: str) -> torch.Tensor | float:
+    """What a switched-off superpixel becomes: ``"segment_mean"`` its own mean colour (lime's ``hide_color=None``)
+    as a ``(3, S, S)`` image, else :func:`base.fill_value` (``black`` 0, ``grey`` 0.5, ``mean`` the model's
+    normalisation mean colour)."""
+    if fill != "segment_mean":
+        return fill_value(fill, blackbox, image)
     onehot = F.one_hot(segments.flatten(), int(segments.max()) + 1).float()  # (S*S, M)
     means = (image.flatten(1) @ onehot) / onehot.sum(0).clamp_min(1)  # (3, M)
     return means[:, segments]
@@ -32,9 +38,9 @@ def interpretable_regression(blackbox: BlackBox, image: torch.Tensor, target: in
                              alpha: float) -> torch.Tensor:
     """Score the images where the superpixels off in ``z`` ``(N, M)`` are replaced by ``fill``, fit
     ``score ~ z`` (weighted ridge) and paint each superpixel with its coefficient: ``(S, S)``."""
-    fill_value = segment_fill(image, segments, fill)
+    fill_image = segment_fill(blackbox, image, segments, fill)
     scores = masked_scores(blackbox, image, target, z.shape[0], lambda a, b: segment_masks(z[a:b], segments),
-                           fill=fill_value)
+                           fill=fill_image)
     coef = fit_linear(z, scores, weights, alpha)
     return coef.float()[segments]
 
@@ -57,8 +63,6 @@ class SuperpixelSurrogate(BaselineMethod):
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
-        if self.fill not in ("mean", "grey", "black"):
-            raise ToolkitError(f"{self.name} fill={self.fill!r}: use 'mean', 'grey' or 'black'")
         seed = seed_from(generator)
         maps = []
         for image, cls in zip(images, target.tolist()):
@@ -76,7 +80,7 @@ class Lime(SuperpixelSurrogate):
 
     Superpixels: quickshift (``kernel_size=4, max_dist=200, ratio=0.2``, lime's default), M of them.
     Samples ``z`` ``(n_samples, M)`` uniform in {0, 1} with the first row all ones (the image itself); switched-off
-    superpixels take their mean colour (``fill="mean"``, lime's ``hide_color=None``). Weights
+    superpixels take their own mean colour (``fill="segment_mean"``, lime's ``hide_color=None``). Weights
     ``sqrt(exp(-d^2 / kernel_width^2))`` with ``d`` the cosine distance of ``z`` to the all-ones vector;
     regression ``Ridge(alpha=1)`` with intercept (what ``lime`` fits with its default ``num_features=100000``).
     The map paints each superpixel with its coefficient: ``(B, S, S)``, signed. Cost: ``n_samples`` forwards
@@ -86,14 +90,14 @@ class Lime(SuperpixelSurrogate):
         n_samples: perturbed images per image.
         kernel_width: width of the exponential kernel on the cosine distance.
         alpha: ridge penalty.
-        fill: ``"mean"``, ``"grey"`` or ``"black"``.
+        fill: ``"segment_mean"``, ``"mean"`` (the model's normalisation mean colour), ``"grey"`` or ``"black"``.
         kernel_size, max_dist, ratio: quickshift parameters.
     """
 
     n_samples: int = 1000
     kernel_width: float = 0.25
     alpha: float = 1.0
-    fill: str = "mean"
+    fill: str = "segment_mean"
     kernel_size: float = 4.0
     max_dist: float = 200.0
     ratio: float = 0.2

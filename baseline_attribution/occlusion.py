@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from common.errors import ToolkitError
 from models.base import BlackBox
 
-from .base import BaselineMethod, masked_scores
+from .base import BaselineMethod, fill_value, masked_scores
 from .registry import register
 
 
@@ -35,12 +34,13 @@ class Occlusion(BaselineMethod):
     Args:
         patch_size: side of the occluding square, pixels.
         stride: step between patch positions, pixels.
-        fill: value of the occluded pixels (0 = black).
+        fill: what the occluded pixels become: ``black`` (0, Xplique's and Captum's default baseline), ``grey``
+            or ``mean`` (the model's normalisation mean colour).
     """
 
     patch_size: int = 10
     stride: int = 5
-    fill: float = 0.0
+    fill: str = "black"
 
     name = "occlusion"
     display_name = "Occlusion"
@@ -50,8 +50,6 @@ class Occlusion(BaselineMethod):
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
-        if self.patch_size < 1 or self.stride < 1:
-            raise ToolkitError(f"occlusion patch_size={self.patch_size}, stride={self.stride}: both must be >= 1")
         size = blackbox.input_size
         starts = patch_starts(size, self.patch_size, self.stride).to(images.device)
         top = starts.repeat_interleave(starts.numel())
@@ -69,9 +67,9 @@ class Occlusion(BaselineMethod):
         for start in range(0, n, blackbox.batch_size):
             counts += covered(start, min(start + blackbox.batch_size, n)).sum(0)
         full = blackbox.predict(images).gather(1, target[:, None])[:, 0]  # (B,)
-        fill = float(self.fill)
         maps = []
         for image, cls, base in zip(images, target.tolist(), full):
+            fill = fill_value(self.fill, blackbox, image)
             total = torch.zeros(size, size, device=images.device)
 
             def accumulate(kept: torch.Tensor, scores: torch.Tensor, base: torch.Tensor = base) -> None:

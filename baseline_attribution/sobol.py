@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 
-from common.errors import ToolkitError
 from models.base import BlackBox
 
 from .base import BaselineMethod, seed_from
@@ -52,10 +51,12 @@ class SobolAttribution(BaselineMethod):
     Args:
         grid_size: cells per side (8).
         n_designs: Sobol points per matrix (32; a power of two keeps the sequence balanced).
+        fill: what removed cells become (``black`` as Xplique's inpainting, ``grey``, ``mean``).
     """
 
     grid_size: int = 8
     n_designs: int = 32
+    fill: str = "black"
 
     name = "sobol"
     display_name = "SobolAttributionMethod"
@@ -65,9 +66,7 @@ class SobolAttribution(BaselineMethod):
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:
-        if self.n_designs < 2 or self.grid_size < 1:
-            raise ToolkitError(f"sobol n_designs={self.n_designs}, grid_size={self.grid_size}: need >= 2 and >= 1")
         dims = self.grid_size**2
         designs = replicated_designs(self.n_designs, dims, seed_from(generator))
         return grid_design_maps(blackbox, images, target, designs, self.grid_size,
-                                lambda scores: jansen_total_order(scores, self.n_designs, dims))
+                                lambda scores: jansen_total_order(scores, self.n_designs, dims), self.fill)

@@ -150,16 +150,14 @@ def run_samples(
     try:
         for sample, gated, gate_error in prefetch(samples, gate, prefetch_depth):
             name = name_of(sample)
-            bar.update(1)
             if gate_error is not None:  # is_done or the claim itself failed
                 status, prepared, error = _RUN, None, gate_error
             else:
                 status, prepared, error = gated
-            if status == _DONE:
-                report.skipped += 1
-                continue
-            if status == _CLAIMED:
-                report.claimed_elsewhere += 1
+            if status in (_DONE, _CLAIMED):
+                report.skipped += status == _DONE
+                report.claimed_elsewhere += status == _CLAIMED
+                bar.update(1)
                 continue
             bar.set_postfix_str(name[-40:])
             try:
@@ -178,6 +176,7 @@ def run_samples(
             finally:
                 if claims is not None:
                     claims.release(name)
+                bar.update(1)  # progress counts finished samples (computed, failed), never the one being computed
             report.done += 1
     finally:
         bar.close()

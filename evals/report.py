@@ -82,32 +82,14 @@ def parse_params(items: list[str], methods: list[str]) -> dict[str, dict[str, An
 
 def compute_map(method: str, params: dict[str, Any], blackbox: Any, image: np.ndarray, target: int,
                 seed: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """One method's map of one image through its package's API: ``(S, S)`` (SMDL, baselines) or ``(3, S, S)``
-    (local_attribution), float32, and what it cost."""
+    """One method's map of one image (:func:`common.attribution_maps.compute_attribution_map`, one call for every
+    family): ``(S, S)`` (SMDL, baselines) or ``(3, S, S)`` (local_attribution), float32, and what it cost."""
+    from common.attribution_maps import compute_attribution_map
+
     start, forwards = time.perf_counter(), blackbox.forward_count
-    generator = torch.Generator().manual_seed(seed)
-    x = blackbox.to_tensor(blackbox.resize(image))
-    if method == SMDL:
-        from submodular_attribution.explainer import SubmodularExplainer
-
-        options = dict(params)
-        division = options.pop("division", "slico")
-        selector = options.pop("selector", "greedy")
-        explanation = SubmodularExplainer(blackbox, division, options, selector=selector).explain(image, target)
-        out = explanation.saliency_map()
-    elif method in local_registry():
-        from local_attribution import get_method
-
-        attr = get_method(method, **params).attribute(blackbox.classifier, x, torch.tensor([target]),
-                                                      internal_batch_size=blackbox.batch_size, generator=generator)
-        out = attr[0].cpu().numpy()
-    else:
-        from baseline_attribution import get_method as get_baseline
-
-        out = get_baseline(method, **params).attribute(blackbox, x, torch.tensor([target]), generator=generator)[0]
-        out = out.cpu().numpy()
+    out = compute_attribution_map(method, blackbox, image, target, params, seed)
     cost = {"seconds": round(time.perf_counter() - start, 3), "forwards": blackbox.forward_count - forwards}
-    return np.asarray(out, dtype=np.float32), cost
+    return out, cost
 
 
 def dense(map_: np.ndarray) -> np.ndarray:

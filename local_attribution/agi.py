@@ -55,10 +55,6 @@ class AGI(AttributionMethod):
     clip_min: float = 0.0
     clip_max: float = 1.0
 
-    def __post_init__(self) -> None:
-        if self.epsilon <= 0 or self.max_iter < 1 or self.topk < 1:
-            raise ValueError("epsilon must be > 0, max_iter and topk >= 1")
-
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None
         n_cls = sampling_range(model, x, self.num_classes)

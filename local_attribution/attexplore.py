@@ -121,10 +121,6 @@ class AttEXplore(AttributionMethod):
     clip_min: float = 0.0
     clip_max: float = 1.0
 
-    def __post_init__(self) -> None:
-        if self.n_steps < 1 or self.n_samples < 1 or self.ti_kernel_size % 2 != 1:
-            raise ValueError("n_steps and n_samples must be >= 1 and ti_kernel_size odd")
-
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None
         gens = sample_generators(opts.generator, x.shape[0])

@@ -16,7 +16,12 @@ element:
   (integration paths, noise samples, exploration paths) chunk that expanded set. Samples are
   processed independently, so the result does not depend on it.
 * Stochastic methods draw randomness only from ``generator`` (a ``torch.Generator``; one seeded
-  with 0 is created when it is ``None``). The global RNGs are never touched.
+  with :data:`common.method_contract.DEFAULT_SEED` (0) is created when it is ``None``). The global
+  RNGs are never touched.
+* Hyper-parameters are the dataclass fields, declared in :mod:`local_attribution.specs` and validated
+  when the method is constructed; every error is a :class:`common.method_contract.MethodError`
+  (a ``ToolkitError`` and a ``ValueError``). This is the toolkit's one method contract
+  (:mod:`common.method_contract`), shared with the baselines.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import ClassVar, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
+
+from common.method_contract import DEFAULT_SEED, MethodError, MethodSpec
 
 Model = Callable[[Tensor], Tensor]
 """A logits model: ``(B, 3, H, W)`` images in [0, 1] -> ``(B, C)`` logits."""
@@ -71,6 +78,14 @@ class AttributionMethod(ABC):
     computed from the logits with a single softmax, or the raw logit."""
     default_batch_size: ClassVar[int] = 1
     """Batch size of the original code (spec §1.4.5); default ``internal_batch_size``."""
+    model_output: ClassVar[str] = "logits"
+    """What the method reads from the model: its logits (and their gradients)."""
+    spec: ClassVar[MethodSpec]
+    """The declared hyper-parameters (set by the registry)."""
+    default_params: ClassVar[dict[str, object]]
+
+    def __post_init__(self) -> None:  # noqa: B027 - a hook the registry replaces
+        """Replaced by the registry with a validation against :attr:`spec` (see :mod:`common.method_contract`)."""
 
     @property
     def hparams(self) -> dict[str, object]:
@@ -107,6 +122,12 @@ class AttributionMethod(ABC):
         out = self._run(self._attribute, model, inputs, target, internal_batch_size, generator, progress)
         return out.detach().to(torch.float32)
 
+    def explain(self, blackbox: object, inputs: Tensor, target: TargetLike, generator: torch.Generator | None) -> Tensor:
+        """The family-independent call of :func:`common.attribution_maps.compute_attribution_map`: the maps
+        ``(B, 3, S, S)`` of the black box's classifier, chunked by its ``batch_size``."""
+        return self.attribute(blackbox.classifier, inputs, target,  # type: ignore[attr-defined]
+                              internal_batch_size=blackbox.batch_size, generator=generator)  # type: ignore[attr-defined]
+
     @abstractmethod
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
         """Compute the maps; ``x`` is detached, ``target`` is a ``(B,)`` long tensor on x's device."""
@@ -138,7 +159,7 @@ class AttributionMethod(ABC):
         x = check_inputs(inputs)
         batch_size = self.default_batch_size if internal_batch_size is None else int(internal_batch_size)
         if batch_size < 1:
-            raise ValueError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
+            raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
         if isinstance(model, nn.Module) and model.training:
             warnings.warn(
                 f"{self.display_name}: the model is in training mode; call model.eval() first "
@@ -147,7 +168,7 @@ class AttributionMethod(ABC):
             )
         y = resolve_targets(model, x, target, batch_size)
         if self.stochastic and generator is None:
-            generator = torch.Generator().manual_seed(0)
+            generator = torch.Generator().manual_seed(DEFAULT_SEED)
         return x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress)
 
 
@@ -169,7 +190,7 @@ def check_inputs(inputs: Tensor) -> Tensor:
     if not isinstance(inputs, Tensor):
         raise TypeError(f"inputs must be a torch.Tensor of shape (B, 3, H, W), got {type(inputs).__name__}")
     if inputs.ndim != 4 or inputs.shape[0] == 0:
-        raise ValueError(f"inputs must have shape (B, 3, H, W) with B >= 1, got {tuple(inputs.shape)}")
+        raise MethodError(f"inputs must have shape (B, 3, H, W) with B >= 1, got {tuple(inputs.shape)}")
     if not inputs.is_floating_point():
         raise TypeError(f"inputs must be floating point with values in [0, 1], got {inputs.dtype}")
     # clone() turns a tensor created under inference_mode into a normal one autograd can use.
@@ -192,7 +213,7 @@ def num_classes_of(model: Model, x: Tensor) -> int:
 def check_logits(logits: Tensor) -> Tensor:
     if not isinstance(logits, Tensor) or logits.ndim != 2:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"the model must return logits of shape (B, C), got {shape}")
+        raise MethodError(f"the model must return logits of shape (B, C), got {shape}")
     return logits
 
 
@@ -205,9 +226,9 @@ def resolve_targets(model: Model, x: Tensor, target: TargetLike, batch_size: int
     if t.ndim == 0:
         t = t.expand(n)
     if t.shape != (n,):
-        raise ValueError(f"target must be an int or have shape ({n},), got shape {tuple(t.shape)}")
+        raise MethodError(f"target must be an int or have shape ({n},), got shape {tuple(t.shape)}")
     if bool((t < 0).any()):
-        raise ValueError(f"target classes must be non-negative, got {t.tolist()}")
+        raise MethodError(f"target classes must be non-negative, got {t.tolist()}")
     return t.clone()
 
 

@@ -55,12 +55,6 @@ class BIG(AttributionMethod):
     clip_min: float = 0.0
     clip_max: float = 1.0
 
-    def __post_init__(self) -> None:
-        self.epsilons = tuple(float(e) for e in self.epsilons)
-        if not self.epsilons or min(self.epsilons) <= 0 or self.attack_steps < 1:
-            raise ValueError("epsilons must be non-empty and positive, attack_steps >= 1")
-        integration_rule(self.n_steps, self.method)
-
     def boundary_points(self, model: Model, x: Tensor, y: Tensor, batch_size: int, progress: bool = False) -> Tensor:
         """Step 1: ``(B, 3, H, W)`` boundary points (see the module doc)."""
         reach = self.attack_steps * self.attack_step_size

@@ -53,10 +53,6 @@ class ExpectedGradients(AttributionMethod):
     n_samples: int = 1
     background: Tensor | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
-
     def attribute(
         self,
         model: Model,

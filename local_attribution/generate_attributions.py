@@ -40,10 +40,12 @@ import numpy as np
 
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
-from common.results import write_json_atomic, write_npy_atomic
+from common.method_contract import MethodError, check_finite_map
+from common.results import log_error, write_json_atomic, write_npy_atomic
 from common.sharding import add_scale_arguments, resolve_shard
-from common.validation import check_input_file, check_range, check_writable_dir, flag_name
+from common.validation import check_input_file, check_writable_dir
 from local_attribution.generate_pt import PackedBatch, load_packed
+from local_attribution.specs import SPECS
 
 LA_NAME = "la"
 
@@ -271,7 +273,7 @@ def compute_attributions(
         first = shard.select(todo)
         start = todo.index(first[0]) if first else 0
         todo = todo[start:] + todo[:start]
-    bar = None
+    bar, failed = None, []
     if progress:
         from common.progress import progress_bar
 
@@ -293,14 +295,22 @@ def compute_attributions(
         if tuple(maps.shape) != (end - begin, *image_shape):
             raise ToolkitError(f"--attr_method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
                                f"{(end - begin, *image_shape)}")
-        path = work / f"{begin:06d}-{end:06d}.npy"
-        write_npy_atomic(path, maps.numpy())
+        try:  # a map with NaN/inf is never written: the batch is logged as failed and the run goes on
+            check_finite_map(maps.numpy(), f"--attr_method {meta.get('attr_method')}, images {begin}..{end - 1}")
+        except MethodError as exc:
+            log_error(work, f"images {begin}..{end - 1}", exc)
+            failed.append(f"{begin}..{end - 1}")
+        else:
+            write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
         if claims is not None:
             claims.release(key)
         if bar is not None:
             bar.update(end - begin)
     if bar is not None:
         bar.close()
+    if failed:
+        raise ToolkitError(f"{len(failed)} batches (images {', '.join(failed)}) gave NaN/inf maps, logged to "
+                           f"{work / 'errors.jsonl'}; {output} is not written")
     chunks = finished_chunks(work, n, image_shape)
     covered[:] = False
     for begin, end, _ in chunks:
@@ -319,16 +329,7 @@ def _model_names() -> list[str]:
     return list_models()
 
 
-def _method_names() -> list[str]:
-    from local_attribution import list_methods
-
-    return list_methods()
-
-
 def run(args: argparse.Namespace) -> Path:
-    from common.claims import ClaimBoard
-    from local_attribution import get_method
-
     output = attribution_path(args.prefix, args.model, args.attr_method, args.spatial_range, args.max_iter,
                               args.sampling_times)
     shard = resolve_shard(args.shard)
@@ -338,18 +339,20 @@ def run(args: argparse.Namespace) -> Path:
     if output.is_file():
         print(f"{output} exists; nothing to do (delete it to recompute)")
         return output
-    for flag in ("spatial_range", "max_iter", "sampling_times"):
-        check_range(flag_name(flag), getattr(args, flag), 1)
+    # LA's flags are checked by its torch-free spec (one line naming the flag and its range), whatever the method
+    SPECS[LA_NAME].validate(method_hparams(LA_NAME, args.spatial_range, args.max_iter, args.sampling_times))
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
     check_input_file("--weights", args.weights)
     check_writable_dir("--prefix", args.prefix)
+    if args.model not in LazyChoices(_model_names):
+        raise ToolkitError(f"--model {args.model}: unknown; choose one of {', '.join(_model_names())}")
+    from common.claims import ClaimBoard
+    from local_attribution import get_method
+
     hparams = method_hparams(args.attr_method, args.spatial_range, args.max_iter, args.sampling_times)
-    try:
-        method = get_method(args.attr_method, **hparams)
-    except ValueError as exc:
-        raise ToolkitError(f"--attr_method {args.attr_method}: {exc}") from exc
+    method = get_method(args.attr_method, **hparams)
     batch_size = args.batch_size if args.batch_size is not None else default_batch_size(method, args.model)
-    if batch_size < 1:
-        raise ToolkitError(f"--batch-size {batch_size}: must be >= 1")
     data = load_packed(args.data)
     device = resolve_device(args.device)
     model = load_classifier(args.model, weights=args.weights).to(device).eval()
@@ -393,11 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
-                        help="network to explain (torchvision ones need --weights FILE)")
-    parser.add_argument("--attr_method", default=LA_NAME, type=LazyChoices(_method_names), metavar="METHOD",
-                        help="attribution method (la, agi, attexplore, big, deeplift, eg, fast_ig, guided_ig, ig, mfaba, "
-                             "sg, sm; local_attribution.list_methods() has them all)")
+    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
+                        help="network to explain (a models registry name; torchvision ones need --weights FILE)")
+    parser.add_argument("--attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
+                        help=f"attribution method: {', '.join(SPECS)}")
     parser.add_argument("--spatial_range", type=int, default=20,
                         help="LA only: s, neighbourhood divisor (eps = x / s per element)")
     parser.add_argument("--max_iter", type=int, default=20, help="LA only: K, steps per exploration path")

@@ -54,10 +54,6 @@ class GuidedIG(AttributionMethod):
     max_dist: float = 0.02
     baseline_value: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.steps < 1 or not 0 < self.fraction <= 1 or self.max_dist < 0:
-            raise ValueError("steps must be >= 1, 0 < fraction <= 1 and max_dist >= 0")
-
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         out = torch.empty_like(x)
         work = chunk_slices(x.shape[0], opts.batch_size)

@@ -43,10 +43,6 @@ class SmoothGrad(AttributionMethod):
     n_samples: int = 50
     stdev: float = 0.15
 
-    def __post_init__(self) -> None:
-        if self.n_samples < 1 or self.stdev < 0:
-            raise ValueError("n_samples must be >= 1 and stdev >= 0")
-
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None
         gens = sample_generators(opts.generator, x.shape[0])

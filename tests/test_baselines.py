@@ -89,11 +89,13 @@ def test_gradcam_and_gradcampp_equal_paper_formulas():
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
         # Grad-CAM++: alpha_k = g^2 / (2 g^2 + sum(A_k) g^3) with the uniform g = W_ck / 64, w_k = 64 alpha_k ReLU(g)
         grad = head_w[cls] / 64
-        alpha = grad**2 / (2 * grad**2 + acts.sum(dim=(1, 2)) * grad**3 + 1e-7)
-        weights = 64 * alpha * torch.relu(grad)
-        expected = scaled(torch.relu(torch.einsum("k,khw->hw", weights, acts)), 1e-7)
-        got = get_method("gradcampp", layer="body.1").attribute(BlackBox(net), x, torch.tensor([cls]))[0]
-        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+        # eps = 1e-6 in the denominator by default (pytorch-grad-cam's), none with eps=0 (Xplique's)
+        for eps in (1e-6, 0.0):
+            alpha = grad**2 / (2 * grad**2 + acts.sum(dim=(1, 2)) * grad**3 + eps)
+            weights = 64 * alpha * torch.relu(grad)
+            expected = scaled(torch.relu(torch.einsum("k,khw->hw", weights, acts)), 1e-7)
+            got = get_method("gradcampp", layer="body.1", eps=eps).attribute(BlackBox(net), x, torch.tensor([cls]))[0]
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
 def test_scorecam_equals_paper_formula():
@@ -248,7 +250,7 @@ def test_every_registered_method_meets_the_contract(conv_box, name):
 def test_registry_errors():
     with pytest.raises(ToolkitError, match="unknown baseline method"):
         get_method("nope")
-    with pytest.raises(ToolkitError, match="unknown parameter"):
+    with pytest.raises(ToolkitError, match="--grid: not a parameter of rise"):
         get_method("rise", grid=3)
 
 
@@ -338,45 +340,145 @@ def test_generator_binds_its_folder_once_and_resumes_only_its_own_maps(tmp_path,
     assert json.loads(sidecar.read_text())["identity_key"] == key
 
 
-def test_generator_parameter_table_equals_the_registry():
-    """--help builds the parameter flags from a static table (no torch); it must list exactly the registry's."""
-    from baseline_attribution import generate_explanation_maps as gen
+def test_specs_are_the_registry_and_every_parameter_is_declared_once():
+    """The torch-free specs list exactly the registered methods, with each dataclass's fields and defaults
+    (registration refuses a class whose fields differ; this checks no spec lacks a class and vice versa)."""
+    import dataclasses
 
-    assert gen.PARAMETERS == gen.method_parameters()
+    from baseline_attribution.specs import SPECS
+
+    assert list(SPECS) == list_methods() and sorted(SPECS) == sorted(METHODS)
+    for name, cls in METHODS.items():
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        assert fields == SPECS[name].defaults() == cls.default_params, name
 
 
-def test_generator_checks_flags_before_loading_the_model(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--method", "gradcam", "--n-masks", "5"], "--n-masks: not a parameter of --method gradcam"),
+    (["--method", "rise", "--batch-size", "0"], "--batch-size 0"),
+    (["--method", "rise", "--device", "tpu"], "--device tpu"),
+    (["--method", "rise", "--n-masks", "many"], "--n-masks many: rise needs an integer >= 1"),
+    (["--method", "rise", "--n-masks", "0"], "--n-masks 0: rise needs an integer >= 1"),
+    (["--method", "rise", "--n-masks", "-5"], "--n-masks -5: rise needs an integer >= 1"),
+    (["--method", "rise", "--p-keep", "nan"], "--p-keep nan: rise needs a finite number in (0, 1]"),
+    (["--method", "rise", "--p-keep", "2"], "--p-keep 2.0: rise needs a finite number in (0, 1]"),
+    (["--method", "rise", "--fill", "pink"], "--fill 'pink': rise needs one of black, grey, mean"),
+    (["--method", "hsic", "--grid-size", "0"], "--grid-size 0: hsic needs an integer >= 1"),
+    (["--method", "sobol", "--n-designs", "1"], "--n-designs 1: sobol needs an integer >= 2"),
+    (["--method", "occlusion", "--stride", "0"], "--stride 0: occlusion needs an integer >= 1"),
+    (["--method", "lime", "--kernel-width", "inf"], "--kernel-width inf: lime needs a finite number > 0"),
+    (["--method", "ig", "--n-steps", "1"], "--n-steps 1: ig needs an integer >= 2"),
+    (["--method", "scorecam", "--channel-softmax", "maybe"], "--channel-softmax maybe: scorecam needs true or false"),
+    (["--method", "scorecam", "--score", "odds"], "--score 'odds': scorecam needs one of probability, logit"),
+])
+def test_generator_refuses_bad_parameters_before_loading_the_model(tmp_path, monkeypatch, capsys, argv, message):
+    """Every bad method parameter: one line naming the flag and the allowed range, exit 2, no model loaded."""
     from baseline_attribution import generate_explanation_maps as gen
 
     monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded before the flags were checked"))
-    for argv, message in (
-        (["--method", "gradcam", "--n-masks", "5"], "--n-masks: not a parameter of --method gradcam"),
-        (["--method", "rise", "--batch-size", "0"], "--batch-size 0"),
-        (["--method", "rise", "--eval-list", str(tmp_path / "none.txt")], "file not found"),
-        (["--method", "rise", "--device", "tpu"], "--device tpu"),
-        (["--method", "rise", "--n-masks", "many"], "--n-masks many: expected a int"),
-        (["--method", "scorecam", "--channel-softmax", "maybe"], "--channel-softmax maybe"),
-    ):
+    with pytest.raises(SystemExit) as exit_info:
+        gen.main([*argv, "--save-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert message in err and err.count("\n") == 0, err
+    assert not (tmp_path / DEFAULT_RUN).exists()
+
+
+DEFAULT_RUN = "efficientnet_lite0"
+
+
+def test_generator_refuses_a_missing_or_empty_eval_list(tmp_path, monkeypatch, capsys):
+    from baseline_attribution import generate_explanation_maps as gen
+
+    monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded for an empty list"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    for listing, message in ((tmp_path / "none.txt", "file not found"), (empty, "no samples in the list")):
         with pytest.raises(SystemExit) as exit_info:
-            gen.main([*argv, "--save-dir", str(tmp_path)])
+            gen.main(["--method", "rise", "--eval-list", str(listing), "--save-dir", str(tmp_path)])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
 
 
-def test_generator_help_documents_every_flag(capsys):
+def test_generator_validation_imports_no_torch(tmp_path):
+    """A bad parameter is refused before torch is imported (fast, and before any model)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom baseline_attribution import generate_explanation_maps as g\n"
+            "try:\n    g.main(['--method', 'rise', '--p-keep', '2', '--save-dir', sys.argv[1]])\n"
+            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert "--p-keep 2.0: rise needs" in out.stderr
+
+
+def test_generator_never_writes_a_nan_map(tmp_path, monkeypatch):
+    """A map with NaN/inf is logged as failed (errors.jsonl) and not written; the other samples go on; exit 1."""
+    from baseline_attribution import generate_explanation_maps as gen
+    from baseline_attribution.rise import Rise
+
+    real = Rise._attribute
+
+    def nan_for_class_1(self, blackbox, images, target, generator):
+        maps = real(self, blackbox, images, target, generator)
+        return maps * float("nan") if int(target[0]) == 1 else maps
+
+    monkeypatch.setattr(Rise, "_attribute", nan_for_class_1)
+    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+                        BlackBox(conv_classifier(), batch_size=batch_size))
+    listing = write_eval_list(tmp_path)
+    listing.write_text("a.png 1\nsub/b.png 2\n")
+    method_dir, report = gen.main(["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets",
+                                   str(tmp_path / "data"), "--save-dir", str(tmp_path / "out"), "--no-progress"])
+    assert (report.done, report.failed) == (1, 1)
+    assert not (method_dir / "1" / "a.npy").exists() and not (method_dir / "1" / "a.json").exists()
+    assert np.isfinite(np.load(method_dir / "2" / "sub" / "b.npy")).all()
+    assert "NaN/inf" in (method_dir / "errors.jsonl").read_text()
+
+
+def test_generator_help_lists_methods_and_documents_every_flag(capsys):
     from baseline_attribution import generate_explanation_maps as gen
 
     with pytest.raises(SystemExit):
         gen.main(["--help"])
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())
     for action in gen.build_parser()._actions:
         assert action.help, action.option_strings
-    assert "--n-masks" in text and "rise=4000" in text
-    # one flag, the type of the chosen method's default: --fill is a string for LIME and a number for Occlusion
-    args = gen.build_parser().parse_args(["--method", "occlusion", "--fill", "0.5"])
-    assert gen.chosen_params(args) == {"fill": 0.5}
+    assert all(name in text for name in list_methods())
+    assert "--n-masks" in text and "rise=4000 (an integer >= 1)" in text
+    assert "rise=black (one of black, grey, mean)" in text
+    # one flag, the type of the chosen method's default
+    args = gen.build_parser().parse_args(["--method", "occlusion", "--fill", "mean"])
+    assert gen.chosen_params(args) == {"fill": "mean"}
     args = gen.build_parser().parse_args(["--method", "scorecam", "--channel-softmax", "true", "--layer", "body.0"])
     assert gen.chosen_params(args) == {"channel_softmax": True, "layer": "body.0"}
+
+
+def test_generator_progress_counts_finished_samples(tmp_path, monkeypatch, capsys):
+    """The plain progress line of the last sample is printed only after it is written (never "2/2" while the
+    second image is still being computed)."""
+    from baseline_attribution import generate_explanation_maps as gen
+
+    monkeypatch.setenv("TOOLKIT_PROGRESS", "plain")
+    monkeypatch.setenv("TOOLKIT_PROGRESS_INTERVAL", "0")
+    box = BlackBox(conv_classifier(), batch_size=8)
+    seen = []
+    real_predict = box.predict
+
+    def predict(x, *args, **kwargs):
+        seen.append(capsys.readouterr().err)  # what was printed before this forward
+        return real_predict(x, *args, **kwargs)
+
+    box.predict = predict
+    monkeypatch.setattr(gen, "load_model", lambda *a, **k: box)
+    listing = write_eval_list(tmp_path)
+    listing.write_text("a.png 1\nsub/b.png 2\n")
+    gen.main(["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets",
+              str(tmp_path / "data"), "--save-dir", str(tmp_path / "out")])
+    printed = "".join(seen) + capsys.readouterr().err
+    assert "2/2 img" in printed
+    assert not any("2/2 img" in text for text in seen)  # no "2/2" before the last forward of the second image
 
 
 # ---------------------------------------------------------------- the real model
@@ -427,3 +529,235 @@ def test_generator_maps_feed_smdl_prior_division(tmp_path, monkeypatch, lite0_bl
     cell_means = saliency.reshape(2, 112, 2, 112).mean(axis=(1, 3))
     top = np.unravel_index(cell_means.argmax(), (2, 2))
     assert labels[top[0] * 112 + 56, top[1] * 112 + 56] == 0
+
+
+# ---------------------------------------------------------------- the one method contract (both families)
+
+
+def _all_registered() -> list[tuple[str, type]]:
+    import local_attribution
+
+    return [*(("baseline", cls) for cls in METHODS.values()), *(("local", cls) for cls in local_attribution.METHODS.values())]
+
+
+def _bad_values(param) -> list:
+    """Values just outside ``param``'s declared range (and NaN for floats)."""
+    bad = []
+    if param.kind in ("int", "float") and param.low is not None:
+        bad.append(param.low if param.low_open else param.low - 1)
+    if param.kind in ("int", "float") and param.high is not None:
+        bad.append(param.high if param.high_open else param.high + 1)
+    if param.kind == "float":
+        bad.append(float("nan"))
+    if param.kind == "str" and param.choices:
+        bad.append("not-a-choice")
+    return bad
+
+
+@pytest.mark.parametrize("family, cls", _all_registered(), ids=lambda v: getattr(v, "name", v))
+def test_every_parameter_of_every_method_is_validated_on_construction(family, cls):
+    """Constructing a method (directly, not only through get_method) with a value outside its declared range fails
+    with a MethodError (a ToolkitError and a ValueError) naming the flag; the defaults construct."""
+    import re
+
+    from common.method_contract import MethodError
+
+    cls()  # defaults are valid
+    checked = 0
+    for param in cls.spec.params:
+        for value in _bad_values(param):
+            with pytest.raises(MethodError, match=re.escape(param.flag)) as info:
+                cls(**{param.name: value})
+            assert isinstance(info.value, ToolkitError) and isinstance(info.value, ValueError)
+            assert "\n" not in str(info.value)
+            checked += 1
+    assert checked >= sum(p.kind in ("int", "float") and p.low is not None for p in cls.spec.params)
+
+
+@pytest.mark.parametrize("family, cls", _all_registered(), ids=lambda v: getattr(v, "name", v))
+def test_every_method_has_the_one_attribute_signature_and_metadata(family, cls):
+    """``attribute(model, inputs, target=None, *, generator=None, ...)`` and the shared metadata, in both families."""
+    import inspect
+
+    from common.method_contract import METADATA, MODEL_OUTPUTS
+
+    params = list(inspect.signature(cls.attribute).parameters.values())
+    assert [p.name for p in params[2:4]] == ["inputs", "target"] and params[3].default is None  # after self, model
+    generator = inspect.signature(cls.attribute).parameters["generator"]
+    assert generator.kind is inspect.Parameter.KEYWORD_ONLY and generator.default is None
+    assert all(hasattr(cls, key) for key in METADATA) and cls.model_output in MODEL_OUTPUTS
+    assert callable(cls.explain)
+
+
+def test_cross_parameter_rules_and_tuples():
+    import local_attribution
+    from common.method_contract import MethodError
+
+    with pytest.raises(MethodError, match="riemann_trapezoid needs --n-steps >= 2"):
+        local_attribution.get_method("ig", n_steps=1)
+    assert local_attribution.get_method("ig", n_steps=1, method="riemann_left").n_steps == 1
+    with pytest.raises(MethodError, match="--ti-kernel-size must be odd"):
+        local_attribution.get_method("attexplore", ti_kernel_size=4)
+    with pytest.raises(MethodError, match="clip_min must be below clip_max"):
+        local_attribution.get_method("la", clip_min=1.0, clip_max=0.0)
+    assert local_attribution.get_method("big", epsilons=[0.1, 0.2]).epsilons == (0.1, 0.2)
+    with pytest.raises(MethodError, match="--epsilons"):
+        local_attribution.get_method("big", epsilons=[])
+
+
+@pytest.mark.parametrize("name", STOCHASTIC)
+def test_default_generator_is_seeded_and_the_global_rng_untouched(conv_box, name):
+    """No generator = the one seeded with DEFAULT_SEED (the same map every call), as for the local methods."""
+    from common.method_contract import DEFAULT_SEED
+
+    method = get_method(name, **CHEAP.get(name, {}))
+    x = quadrant_image()
+    state = torch.get_rng_state()
+    first = method.attribute(conv_box, x, 2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(first, method.attribute(conv_box, x, 2))
+    assert torch.equal(first, method.attribute(conv_box, x, 2, generator=torch.Generator().manual_seed(DEFAULT_SEED)))
+
+
+def test_baseline_target_defaults_to_the_top1(conv_box):
+    x = torch.cat([quadrant_image(seed=1), quadrant_image(seed=2).flip(-1)])
+    top1 = conv_box.predict(x).argmax(dim=1)
+    method = get_method("occlusion", **CHEAP["occlusion"])
+    assert torch.equal(method.attribute(conv_box, x), method.attribute(conv_box, x, top1))
+
+
+def _uint8_photo(seed: int = 1) -> np.ndarray:
+    return (quadrant_image(seed=seed)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("name, params", [("rise", {"n_masks": 16}), ("gradcam", {}), ("sm", {}), ("ig", {"n_steps": 4}),
+                                          ("smdl", {"division": "grid", "grid_size": 2})])
+def test_compute_attribution_map_is_each_familys_own_call(name, params):
+    """One function for every family equals the family's own call (same seed, same target); ``ig`` resolves to
+    the local (3, S, S) method, as the report lists it."""
+    import local_attribution
+    from common.attribution_maps import compute_attribution_map
+    from submodular_attribution.explainer import SubmodularExplainer
+
+    photo = _uint8_photo()
+    box = BlackBox(conv_classifier(), batch_size=8)
+    got = compute_attribution_map(name, box, photo, 2, params, seed=3)
+    x = box.to_tensor(photo)
+    if name == "smdl":
+        expected = SubmodularExplainer(box, "grid", {"grid_size": 2}).explain(photo, 2).saliency_map()
+    elif name in local_attribution.METHODS:
+        expected = local_attribution.get_method(name, **params).attribute(
+            box.classifier, x, torch.tensor([2]), internal_batch_size=8, generator=torch.Generator().manual_seed(3))[0]
+    else:
+        expected = get_method(name, **params).attribute(box, x, 2, generator=torch.Generator().manual_seed(3))[0]
+    assert got.dtype == np.float32 and got.shape == ((3, SIZE, SIZE) if name in ("sm", "ig") else (SIZE, SIZE))
+    np.testing.assert_array_equal(got, np.asarray(expected))
+
+
+def test_compute_attribution_map_refuses_bad_names_params_and_nan_maps(monkeypatch):
+    from baseline_attribution.occlusion import Occlusion
+    from common.attribution_maps import available_methods, compute_attribution_map, validate_params
+    from common.method_contract import MethodError
+
+    box = BlackBox(conv_classifier(), batch_size=8)
+    with pytest.raises(MethodError, match="unknown; choose one of smdl, la"):
+        compute_attribution_map("nope", box, _uint8_photo())
+    with pytest.raises(MethodError, match="--n-masks 0: rise needs an integer >= 1"):
+        validate_params("rise", {"n_masks": 0})
+    assert available_methods()[:2] == ["smdl", "la"] and available_methods().count("ig") == 1
+    monkeypatch.setattr(Occlusion, "_attribute", lambda self, *a: torch.full((1, SIZE, SIZE), float("inf")))
+    with pytest.raises(MethodError, match="NaN/inf"):
+        compute_attribution_map("occlusion", box, _uint8_photo())
+
+
+# ---------------------------------------------------------------- fills, RISE edges, Score-CAM upsampling
+
+
+class _Recorder(nn.Module):
+    """Wraps a body and keeps every input batch it sees (after the black box, before normalisation)."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body, self.seen = body, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return self.body(x)
+
+
+def recording_box() -> tuple[BlackBox, list[torch.Tensor]]:
+    net = conv_classifier()
+    recorder = _Recorder(net.body)
+    net.body = recorder
+    return BlackBox(net, batch_size=64), recorder.seen
+
+
+@pytest.mark.parametrize("fill, colour", [("black", (0.0, 0.0, 0.0)), ("grey", (0.5, 0.5, 0.5)), ("mean", None)])
+def test_rise_fill_sets_fully_masked_images_to_the_fill_colour(fill, colour):
+    """With p_keep ~ 0 every mask is 0: each perturbed image is the fill colour everywhere; ``mean`` is the model's
+    normalisation mean (0.5 for this toy model: 0 after normalisation, the RISE paper's fill)."""
+    box, seen = recording_box()
+    x = quadrant_image()
+    get_method("rise", n_masks=4, p_keep=1e-12, fill=fill).attribute(box, x, 1)
+    masked = torch.cat(seen)  # the body sees normalised images: (x - mean) / std
+    expected = torch.zeros(3) if fill == "mean" else (torch.tensor(colour) - 0.5) / 0.25
+    assert masked.shape[0] == 4
+    torch.testing.assert_close(masked, expected.view(1, 3, 1, 1).expand_as(masked), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["hsic", "occlusion", "lime", "kernelshap"])
+def test_binary_masking_methods_fill_removed_pixels_with_the_mean_colour(name):
+    """``--fill mean``: every pixel of every perturbed image is either the photo's own or the mean colour (0 after
+    normalisation), and some are the mean colour."""
+    box, seen = recording_box()
+    x = quadrant_image()
+    get_method(name, **CHEAP[name], fill="mean").attribute(box, x, 1)
+    original = (x.to(box.device) - 0.5) / 0.25
+    masked = torch.cat(seen)
+    kept = torch.isclose(masked, original, atol=1e-6).all(dim=1)
+    filled = torch.isclose(masked, torch.zeros(()), atol=1e-6).all(dim=1)
+    assert bool((kept | filled).all()) and bool(filled.any())
+
+
+def test_rise_edges_clamp_is_torch_bilinear_and_reflect_is_the_papers_skimage_resize():
+    import torch.nn.functional as F
+    from skimage.transform import resize
+
+    from baseline_attribution.rise import bilinear_matrix
+
+    grid = torch.rand(5, 5, generator=torch.Generator().manual_seed(0))
+    for n_out in (24, 37):
+        clamp = bilinear_matrix(5, n_out, "clamp") @ grid @ bilinear_matrix(5, n_out, "clamp").T
+        torch.testing.assert_close(clamp, F.interpolate(grid[None, None], size=(n_out, n_out), mode="bilinear",
+                                                        align_corners=False)[0, 0], atol=1e-6, rtol=0)
+        reflect = bilinear_matrix(5, n_out, "reflect") @ grid @ bilinear_matrix(5, n_out, "reflect").T
+        paper = resize(grid.double().numpy(), (n_out, n_out), order=1, mode="reflect", anti_aliasing=False)
+        np.testing.assert_allclose(reflect.numpy(), paper, atol=1e-6)
+        assert not torch.allclose(clamp, reflect, atol=1e-3)  # the border differs
+
+
+def test_scorecam_align_corners_switches_the_activation_upsampling():
+    """On a CAM layer at half resolution: ``align_corners=True`` masks are corner-aligned bilinear upsamplings of the
+    activations (pytorch-grad-cam), the default uses half-pixel centres (the authors' F.interpolate)."""
+    import torch.nn.functional as F
+
+    conv_w = torch.tensor([[1.0, -1.0, 0.5], [-0.5, 1.0, 1.0]])
+    body = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU(), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    head = nn.Linear(2, 3)
+    with torch.no_grad():
+        body[0].weight.copy_(conv_w[:, :, None, None])
+        body[0].bias.zero_()
+        head.weight.copy_(torch.tensor([[2.0, -1.0], [-1.0, 3.0], [0.5, 0.5]]))
+        head.bias.zero_()
+    net = ImageClassifier(body, head, (0.0,) * 3, (1.0,) * 3, 8, "half", ["a", "b", "c"]).eval()
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    acts = F.avg_pool2d(torch.relu(torch.einsum("kc,chw->khw", conv_w, x[0]))[None], 2)[0]  # (2, 4, 4)
+    maps = {}
+    for align in (True, False):
+        up = F.interpolate(acts[None], size=(8, 8), mode="bilinear", align_corners=align)[0]
+        scores = torch.stack([net(x * scaled(up[k], 1e-8))[0].softmax(0)[1] for k in range(2)]).detach()
+        cam = scaled(torch.relu(torch.einsum("k,khw->hw", scores, acts)), 1e-7)
+        expected = F.interpolate(cam[None, None], size=(8, 8), mode="bilinear", align_corners=False)[0, 0]
+        maps[align] = get_method("scorecam", layer="body.2", align_corners=align).attribute(BlackBox(net), x, 1)[0]
+        torch.testing.assert_close(maps[align], expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(maps[True], maps[False], atol=1e-6)

@@ -165,12 +165,12 @@ def test_unknown_method_name_gives_one_line_error_listing_valid_names():
     with pytest.raises(ValueError) as err:
         get_method("lime")
     msg = str(err.value)
-    assert "\n" not in msg and "'lime'" in msg
+    assert "\n" not in msg and "--attr-method lime" in msg
     assert all(name in msg for name in list_methods())
 
 
 def test_unknown_hyper_parameter_is_rejected_with_valid_names():
-    with pytest.raises(ValueError, match="spatial_range"):
+    with pytest.raises(ValueError, match="--spatial-rang: not a parameter of la .*--spatial-range"):
         get_method("la", spatial_rang=3)
 
 
@@ -535,3 +535,83 @@ def test_big_boundary_is_close_to_the_input_and_ig_from_it_is_complete():
     gap = (probs(x) - probs(boundary)).detach()
     total = big.attribute(model, x, y, internal_batch_size=400).double().sum((1, 2, 3))
     torch.testing.assert_close(total, gap, rtol=5e-3, atol=1e-6)
+
+
+# ------------------------------------------------------------------ generate_attributions: flags, help, NaN maps
+
+
+def test_specs_are_the_registry():
+    """The torch-free specs list exactly the registered methods, in panel order, with each class's fields."""
+    import dataclasses
+
+    from local_attribution.specs import SPECS
+
+    assert list(SPECS) == list_methods() and sorted(SPECS) == sorted(METHODS)
+    for name, cls in METHODS.items():
+        assert {f.name: f.default for f in dataclasses.fields(cls) if f.init} == SPECS[name].defaults(), name
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--max-iter", "0"], "--max-iter 0: la needs an integer >= 1"),
+    (["--sampling-times", "-3"], "--sampling-times -3: la needs an integer >= 1"),
+    (["--spatial-range", "0"], "--spatial-range 0: la needs a finite number > 0"),
+    (["--batch-size", "0"], "--batch-size 0: must be >= 1"),
+])
+def test_generate_attributions_refuses_bad_flags_before_the_model(tmp_path, monkeypatch, capsys, argv, message):
+    from local_attribution import generate_attributions as ga
+
+    monkeypatch.setattr(ga, "load_classifier", lambda *a, **k: pytest.fail("model loaded before the flags were checked"))
+    with pytest.raises(SystemExit) as info:
+        ga.main([*argv, "--prefix", str(tmp_path / "out"), "--data", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and message in err and err.count("\n") == 0, err
+
+
+def test_generate_attributions_validation_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom local_attribution import generate_attributions as g\n"
+            "try:\n    g.main(['--max-iter', '0', '--prefix', sys.argv[1]])\n"
+            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+
+
+def test_generate_attributions_help_lists_every_method(capsys):
+    from local_attribution import generate_attributions as ga
+
+    with pytest.raises(SystemExit):
+        ga.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "attribution method: " + ", ".join(list_methods()) in text
+
+
+def test_generate_attributions_never_writes_a_nan_batch(tmp_path):
+    """A batch whose maps hold NaN is logged to errors.jsonl and not written; the other batches are; the output is
+    not assembled and the run ends with one error line (non-zero exit)."""
+    from common.errors import ToolkitError
+    from local_attribution import generate_attributions as ga
+    from local_attribution.generate_pt import PackedBatch
+
+    model = toy_model(torch.float32)
+    images = toy_images(4, torch.float32)
+    data = PackedBatch(images=images, labels=torch.tensor([1, 2, 3, 4]), names=[f"{i}.png" for i in range(4)],
+                       source="toy")
+    sm = get_method("sm")
+
+    class NanOnImage2:
+        stochastic = False
+
+        def attribute(self, model, x, target, **kwargs):
+            maps = sm.attribute(model, x, target, **kwargs)
+            return maps * float("nan") if int(target[0]) == 3 else maps
+
+    output = tmp_path / "out.npy"
+    with pytest.raises(ToolkitError, match="gave NaN/inf maps") as info:
+        ga.compute_attributions(NanOnImage2(), model, data, data.labels, output, batch_size=2, progress=False,
+                                meta={"attr_method": "sm"})
+    assert "\n" not in str(info.value)
+    work = ga.partial_dir(output)
+    assert not output.exists() and sorted(p.name for p in work.glob("*.npy")) == ["000000-000002.npy"]
+    assert "images 2..3" in (work / "errors.jsonl").read_text() and "images 2..3" in str(info.value)
