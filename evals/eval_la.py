@@ -24,7 +24,7 @@ import contextlib
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
 from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
 from local_attribution.generate_pt import load_packed
+
+if TYPE_CHECKING:
+    from evals.causal import CausalResult
 
 
 def load_model(name: str, weights: str | None = None, device: str = "cpu", batch_size: int = 32) -> Any:
@@ -109,19 +112,19 @@ def append_result_row(csv_path: str | Path, row: dict[str, str]) -> bool:
     return True
 
 
-def save_scores(path: str | Path, result: dict[str, Any]) -> None:
+def save_scores(path: str | Path, result: CausalResult) -> None:
     """Write the npz: ``ins``, ``del`` (scalars, as the original) plus ``ins_curve``, ``del_curve`` ``(n+1,)``,
     ``ins_aucs``, ``del_aucs`` ``(N,)``, ``ins_curves``, ``del_curves`` ``(N, n+1)`` and ``targets`` ``(N,)``."""
     arrays = {
-        "ins": np.float64(result["insertion_auc"]),
-        "del": np.float64(result["deletion_auc"]),
-        "ins_curve": result["insertion_curve"],
-        "del_curve": result["deletion_curve"],
-        "ins_aucs": result["insertion_aucs"],
-        "del_aucs": result["deletion_aucs"],
-        "ins_curves": result["insertion_curves"],
-        "del_curves": result["deletion_curves"],
-        "targets": result["targets"],
+        "ins": np.float64(result.insertion_auc),
+        "del": np.float64(result.deletion_auc),
+        "ins_curve": result.insertion_curve,
+        "del_curve": result.deletion_curve,
+        "ins_aucs": result.insertion_aucs,
+        "del_aucs": result.deletion_aucs,
+        "ins_curves": result.insertion_curves,
+        "del_curves": result.deletion_curves,
+        "targets": result.targets,
     }
     atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), "wb")
 
@@ -165,11 +168,11 @@ def evaluate(args: argparse.Namespace) -> tuple[float, float]:
 
         result = insertion_deletion(model, data.images, maps, step=224, batch_size=args.batch_size,
                                     progress=not args.no_progress)
-    except ValueError as exc:
+    except ToolkitError as exc:
         raise ToolkitError(f"{attr_file}: {exc}") from exc
     save_scores(out, result)
     print(f"wrote {out} ({model.forward_count} forwards)")
-    return result["insertion_auc"], result["deletion_auc"]
+    return result.insertion_auc, result.deletion_auc
 
 
 def run(args: argparse.Namespace) -> dict[str, str]:

@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "method": METHODS[name].display_name, "images": n, "batch": batch, "images/s": n / seconds,
             "seconds": seconds, "forwards/img": forwards / n, "backwards/img": backwards / n,
             "peak RSS (MB)": peak, "RSS before (MB)": before,
-            "insertion": result["insertion_auc"], "deletion": result["deletion_auc"],
+            "insertion": result.insertion_auc, "deletion": result.deletion_auc,
         }
         rows.append(row)
         print(f"{row['method']:<20} {row['images/s']:8.3f} img/s {seconds:8.1f} s  fwd/img {row['forwards/img']:7.0f} "
