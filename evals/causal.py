@@ -37,10 +37,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -430,6 +429,23 @@ def insertion_deletion(
         return play_games(blackbox, images, native, preset, targets, batch_size=batch_size,
                           image_group=LA_IMAGE_GROUP, progress=progress)
     return play_games(blackbox, images, maps.unsqueeze(1), preset, targets, batch_size=batch_size, progress=progress)
+
+
+def insertion_images(image: np.ndarray, saliency: np.ndarray, fractions: np.ndarray,
+                     preset: str | CausalPreset = "smdl_baseline", blackbox: Any = None) -> np.ndarray:
+    """The insertion game's images, uint8 ``(F, H, W, 3)``: the top ``fraction`` of pixels (by ``saliency
+    (H, W)``) copied from ``image`` (RGB uint8 ``(H, W, 3)``) into the preset's insertion start (black, or
+    RISE's blur with the black box's mean)."""
+    if saliency.shape != image.shape[:2]:
+        raise ToolkitError(f"map {saliency.shape} and image {image.shape[:2]} must have the same H x W")
+    spec = get_preset(preset) if isinstance(preset, str) else preset
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    start = make_fill(spec.insertion_start, x, blackbox, spec)
+    ranks = pixel_ranks(torch.from_numpy(np.asarray(saliency, dtype=np.float32))[None])
+    counts = torch.from_numpy(np.round(np.asarray(fractions) * saliency.size).astype(np.int64))
+    changed = ranks[None, None, 0] < counts.view(-1, 1, 1, 1)  # (F, 1, H, W)
+    frames = torch.where(changed, x, start)
+    return (frames.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()
 
 
 def num_points(preset: str | CausalPreset, height: int, width: int) -> int:

@@ -31,8 +31,8 @@ import numpy as np
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
-from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
-from local_attribution.generate_pt import load_packed
+from local_attribution.files import LA_NAME, attribution_path, run_key
+from local_attribution.packed import load_packed
 
 if TYPE_CHECKING:
     from evals.causal import CausalResult

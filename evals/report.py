@@ -309,7 +309,7 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from visualization.la_figures import method_panel
+    from common.figures import method_panel
 
     preset = args.presets[0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -342,17 +342,19 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
     if rows:
         method_panel(images, rows, out / "maps.png", style="heat", row_labels=labels)
     if args.animate and rows:
-        from visualization.insertion_animation import animate_insertion
+        from common.figures import animate_insertion
+        from evals.causal import insertion_images
 
         method, sample = methods[0], samples[0]
         metrics_path = out / "metrics" / method / f"{sample.stem}.json"
         if metrics_path.is_file():
             scores = json.loads(metrics_path.read_text())[preset]
             image = photo(sample)[0]
-            animate_insertion(image, dense(np.load(out / "maps" / method / f"{sample.stem}.npy")),
+            saliency = dense(np.load(out / "maps" / method / f"{sample.stem}.npy"))
+            animate_insertion(lambda f: insertion_images(image, saliency, f, preset, blackbox),
                               np.asarray(scores["x"]), np.asarray(scores["insertion_curve"]),
                               out / f"insertion_{method}_{sample.stem}.gif", preset=preset,
-                              title=f"{method}, {sample.stem}", max_frames=args.max_frames, blackbox=blackbox)
+                              title=f"{method}, {sample.stem}", max_frames=args.max_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,7 @@ from torch import nn
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
 from evals.la_insertion_deletion import insertion_deletion
-from local_attribution.generate_attributions import (
+from local_attribution.files import (
     ORIGINAL_SEED,
     attribution_path,
     compute_attributions,
@@ -53,7 +53,7 @@ from local_attribution.generate_attributions import (
     partial_dir,
     resolve_targets,
 )
-from local_attribution.generate_pt import pack_samples
+from local_attribution.packed import pack_samples
 from models import BlackBox, list_models, load_classifier
 from scripts.peak_memory import PeakMemory
 
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    from visualization.la_figures import method_panel
+    from common.figures import method_panel
 
     stem = Path(data.names[0]).stem
     figure = method_panel(data.images[0].numpy(), maps_for_figure, out_dir / f"la_methods_{stem}.png",

@@ -9,11 +9,13 @@ import pytest
 from PIL import Image
 
 from common.errors import ToolkitError
+from common.figures import animate_insertion, frame_indices
 from evals import report
+from evals.causal import insertion_images
 from models.base import BlackBox
 from tests.conftest import toy_classifier
+from tests.test_evals_dense import reference_la, reference_smdl_baseline
 from visualization.demo import class_line, outline_prefix
-from visualization.insertion_animation import animate_insertion, frame_indices
 
 REPORT_ARGS = ["--methods", "smdl", "la", "sm",
                "--param", "smdl.division=grid", "--param", "smdl.grid_size=3",
@@ -82,10 +84,16 @@ def test_animation_frame_count(tmp_path):
     saliency = rng.random((24, 24)).astype(np.float32)
     x = np.linspace(0, 1, 6)
     curve = np.linspace(0.1, 0.9, 6)
-    out = animate_insertion(image, saliency, x, curve, tmp_path / "a.gif", max_frames=4)
+    frames = lambda f: insertion_images(image, saliency, f)  # noqa: E731
+    out = animate_insertion(frames, x, curve, tmp_path / "a.gif", max_frames=4)
     assert Image.open(out).n_frames == len(frame_indices(6, 4)) == 4
-    out = animate_insertion(image, saliency, x, curve, tmp_path / "b.gif", max_frames=50)
+    out = animate_insertion(frames, x, curve, tmp_path / "b.gif", max_frames=50)
     assert Image.open(out).n_frames == 6
+    # the frames: black, then the top fraction of pixels by the map copied from the image
+    shown = insertion_images(image, saliency, np.array([0.0, 0.25, 1.0]))
+    assert (shown[0] == 0).all() and (shown[2] == image).all()
+    top = saliency >= np.sort(saliency.ravel())[::-1][round(0.25 * 576) - 1]
+    assert (shown[1][top] == image[top]).all() and (shown[1][~top] == 0).all()
 
 
 def test_outline_skipped_when_prefix_covers_the_image():
@@ -115,14 +123,11 @@ def test_entry_module_help(module, capsys):
     assert "--out" in capsys.readouterr().out
 
 
-def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
-    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them like a direct call."""
-    import torch
-
+def test_eval_maps_folder_matches_reference(tmp_path, monkeypatch):
+    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them as LA's and SMDL's
+    protocols written from the specs do."""
     import models
     from evals import eval_AUC_faithfulness_baseline as folder_eval
-    from evals.causal import insertion_deletion
-    from evals.metrics import smdl_saliency_map
 
     box = toy_box()
     monkeypatch.setattr(models, "load_model", lambda *a, **k: box)
@@ -135,17 +140,23 @@ def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
     np.save(tmp_path / "maps" / "chelsea.npy", native)
     summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
                                 str(tmp_path), "--preset", "la", "--no-progress"])
-    images = torch.stack([box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0]
-                          for n in ("coffee", "chelsea")])
-    flat = torch.stack([torch.from_numpy(smdl_saliency_map(rank_map)), torch.from_numpy(native.mean(0))])
-    la_maps = torch.stack([flat[0].expand(3, 32, 32), torch.from_numpy(native)])
-    direct = insertion_deletion(box, images, flat, "la", la_maps=la_maps)
-    assert summary["insertion_auc"] == pytest.approx(direct.insertion_auc)
-    assert summary["deletion_auc"] == pytest.approx(direct.deletion_auc)
+    images = [box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0].double().numpy()
+              for n in ("coffee", "chelsea")]
+    # expected values from LA's protocol written from the spec (tests.test_evals_dense.reference_la): the rank
+    # map as (m - rank) / m repeated over the channels, the 3-channel map as it is
+    rank_dense = (6 - rank_map.astype(np.float64)) / 6
+    attrs = [np.broadcast_to(rank_dense, (3, 32, 32)), native.astype(np.float64)]
+    expected = [reference_la(box, image, attr, 224) for image, attr in zip(images, attrs)]
+    aucs = [[(sum(c) - c[0] / 2 - c[-1] / 2) / (len(c) - 1) for c in pair] for pair in expected]
+    assert summary["insertion_auc"] == pytest.approx(np.mean([a[0] for a in aucs]), abs=1e-5)
+    assert summary["deletion_auc"] == pytest.approx(np.mean([a[1] for a in aucs]), abs=1e-5)
+    np.testing.assert_allclose(summary["images"][1]["insertion_curve"], expected[1][0], atol=1e-5)
     assert (tmp_path / "maps" / "auc_la.json").is_file()
     summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
                                 str(tmp_path), "--budgets", "0.5", "1.0", "--no-progress"])
-    curves = np.asarray([img["insertion_curve"] for img in summary["images"]])
+    # highest confidence within the whole image = the best point of SMDL's baseline insertion curve (reference)
+    best = [max(reference_smdl_baseline(box, image, attr.mean(axis=0), label)[0][1:])
+            for image, attr, label in zip(images, attrs, (1, 2))]
     full = summary["highest_confidence"][1]
     assert full["samples"] == 2
-    assert full["highest_confidence_mean"] == pytest.approx(curves[:, 1:].max(axis=1).mean())
+    assert full["highest_confidence_mean"] == pytest.approx(np.mean(best), abs=1e-5)

@@ -21,10 +21,10 @@ import numpy as np
 
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import load_image_ref
+from common.figures import overlay
 from common.images import resize_image
 from evals.metrics import rank_map_from_stack
 from evals.smdl_curves import best_prefix, load_result, prefix_reaching
-from visualization.heatmaps import overlay
 
 FULL_COVER = 0.95
 """Above this revealed fraction the prefix is not outlined: its border would trace the few excluded regions."""
