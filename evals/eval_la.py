@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.cli_style import LazyChoices, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
 from local_attribution.files import LA_NAME, attribution_path, run_key
@@ -196,22 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
                         help="network to evaluate")
-    parser.add_argument("--attr_method", default=LA_NAME,
+    parser.add_argument("--attr-method", default=LA_NAME,
                         help="attribution method whose maps are scored (la, agi, attexplore, big, deeplift, eg, "
                              "fast_ig, guided_ig, ig, mfaba, sg, sm)")
     parser.add_argument("--spatial_range", type=int, default=20, help="LA only: s of the maps (file-name key)")
     parser.add_argument("--max_iter", type=int, default=20, help="LA only: K of the maps (file-name key)")
     parser.add_argument("--samples_number", "--sampling_times", dest="samples_number", type=int, default=20,
                         help="LA only: T (generate_attributions' --sampling_times) of the maps (file-name key)")
-    parser.add_argument("--prefix", default="scores", help="folder for the _scores.npz files")
-    parser.add_argument("--attr_prefix", default="attributions", help="folder of the _attributions.npy files")
+    parser.add_argument("--save-dir", dest="prefix", default="scores", help="folder for the _scores.npz files")
+    parser.add_argument("--attributions-dir", dest="attr_prefix", default="attributions",
+                        help="folder of the _attributions.npy files (generate_attributions' --prefix)")
     parser.add_argument("--csv_path", default="results.csv", help="CSV the result row is appended to")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
     parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
     parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (the original: 100)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return normalise_flags(parser)
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--prefix"], "--attributions-dir": ["--attr-prefix"],
+                                                 "--attr-method": ["--method"]})
 
 
 def main(argv: list[str] | None = None) -> dict[str, str]:

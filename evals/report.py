@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.cli_style import OneDefaultHelpFormatter, normalise_flags
+from common.cli_style import OneDefaultHelpFormatter, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
 from common.results import run_samples, write_json_atomic, write_npy_atomic
@@ -403,12 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-batch-size", type=int, default=64,
                         help="perturbed images built at once by the metrics (memory; not the result)")
     parser.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity masks")
-    parser.add_argument("--out", default="report", help="output folder (maps and metrics are cached there)")
+    parser.add_argument("--save-dir", dest="out", default="report", help="output folder (maps and metrics are cached there)")
     parser.add_argument("--animate", action="store_true",
                         help="also write an insertion GIF of the first method on the first photo")
     parser.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (curve points subsampled)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    return normalise_flags(parser)
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--out"]})
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

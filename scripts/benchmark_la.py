@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.cli_style import add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
 from evals.la_insertion_deletion import insertion_deletion
@@ -215,15 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(), help="network")
     parser.add_argument("--weights", default=None, help="weights file (torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--spatial_range", type=int, default=20, help="LA: s")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA: K")
-    parser.add_argument("--sampling_times", type=int, default=20, help="LA: T")
+    parser.add_argument("--spatial-range", type=int, default=20, help="LA: s")
+    parser.add_argument("--max-iter", type=int, default=20, help="LA: K")
+    parser.add_argument("--sampling-times", type=int, default=20, help="LA: T")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images per attribution batch (default: each method's original batch size)")
     parser.add_argument("--eval-batch-size", type=int, default=100, help="images per forward in the evaluation")
     parser.add_argument("--seed", type=int, default=ORIGINAL_SEED, help="seed of the stochastic methods")
-    parser.add_argument("--out-dir", default="benchmark_results", help="folder for the table, maps and figure")
-    return parser
+    parser.add_argument("--save-dir", dest="out_dir", default="benchmark_results",
+                        help="folder for the table, maps and figure")
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--out-dir"]})
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.cli_style import add_aliases, normalise_flags
 from common.errors import exit_on_toolkit_error
 from visualization.smdl_figure import (  # noqa: F401  (re-exported for old imports)
     class_line,
@@ -28,8 +29,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(prog="python -m visualization.demo", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--explanation-dir", required=True, help="an SMDL run folder holding json/ and npy/")
-    parser.add_argument("--out", default=None, help="folder for the figures (default: <explanation-dir>/figures)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--save-dir", dest="out", default=None,
+                        help="folder for the figures (default: <explanation-dir>/figures)")
+    args = add_aliases(normalise_flags(parser), {"--save-dir": ["--out"]}).parse_args(argv)
     paths = exit_on_toolkit_error(draw_results_folder)(args.explanation_dir, args.out)
     print(f"{len(paths)} figures written" + (f" under {paths[0].parent.parent}" if paths else ""))
     return paths

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli_style import add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.figures import (  # noqa: F401  (re-exported for old imports)
     PANEL_ORDER,
@@ -119,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style", choices=list(STYLES), default="grey",
                         help="grey = percentile-clipped maps (paper); overlay = signed JET over the photo; "
                              "heat = perceptual (inferno) over the photo; jet = the same in JET")
-    parser.add_argument("--spatial_range", type=int, default=20, help="LA file to read: s")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA file to read: K")
-    parser.add_argument("--sampling_times", type=int, default=20, help="LA file to read: T")
-    return parser
+    parser.add_argument("--spatial-range", type=int, default=20, help="LA file to read: s")
+    parser.add_argument("--max-iter", type=int, default=20, help="LA file to read: K")
+    parser.add_argument("--sampling-times", type=int, default=20, help="LA file to read: T")
+    return add_aliases(normalise_flags(parser), {"--attributions-dir": ["--attr-prefix", "--prefix"]})
 
 
 def main(argv: list[str] | None = None) -> Path:
