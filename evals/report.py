@@ -344,9 +344,10 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
         ax.set_ylabel("probability of the scored class")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        # below the axes: a legend inside would cover curves
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "comparison.png", dpi=110)
+    fig.savefig(out / "comparison.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     rows, images, labels = [], [], []

@@ -165,3 +165,12 @@ def test_help_shows_each_default_once(module, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text and "default: ImageNet) (default" not in text
     assert "--weights" in text and "(default: efficientnet_lite0)" in text
+
+
+@pytest.mark.parametrize("module", ["visualization.demo", "visualization.la_figures",
+                                    "visualization.insertion_animation", "evals.eval_la"])
+def test_other_eval_and_figure_help_imports_no_torch(module):
+    out = subprocess.run([sys.executable, "-c", NO_TORCH.replace("MODULE", repr(module)), "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert out.stdout.strip().splitlines()[-1] == "exit 0 False", out.stdout + out.stderr
