@@ -110,7 +110,62 @@ def test_class_line_names_top1_when_it_differs():
     data = {"target": 3, "target_name": "cat", "org_score": 0.2, "predicted": 5, "predicted_name": "dog",
             "predicted_score": 0.7}
     assert "top-1: dog (class 5, p = 0.700)" in class_line(data)
-    assert "top-1" not in class_line({**data, "predicted": 3})
+    assert "the label given in the eval list" in class_line(data)
+    assert "top-1: dog" not in class_line({**data, "predicted": 3})
+    assert "also the model's top-1" in class_line({**data, "predicted": 3})
+    assert "no label given: the model's top-1" in class_line({**data, "predicted": 3}, labelled=False)
+
+
+def _smdl_result(folder, stem, consistency, label="1"):
+    """A saved 4-region SMDL result on a 2:1 photo: rank map of 4 vertical bands, its json."""
+    import json
+
+    from common.demo_images import load_demo_photo
+
+    photo = np.ascontiguousarray(load_demo_photo("coffee")[:200, :400])
+    Image.fromarray(photo).save(folder / f"{stem}.png")
+    rank_map = np.repeat(np.repeat(np.arange(4, dtype=np.int16)[None], 32, axis=0), 8, axis=1)
+    (folder / "json" / label).mkdir(parents=True, exist_ok=True)
+    (folder / "npy" / label).mkdir(parents=True, exist_ok=True)
+    np.save(folder / "npy" / label / f"{stem}.npy", rank_map)
+    data = {"consistency_score": consistency, "collaboration_score": [0.3, 0.6, 0.8, 0.9],
+            "smdl_score": consistency, "smdl_score_max_index": int(np.argmax(consistency)), "target": 1,
+            "target_name": "cat", "predicted": 1, "org_score": consistency[-1], "image": str(folder / f"{stem}.png")}
+    (folder / "json" / label / f"{stem}.json").write_text(json.dumps(data))
+    return folder / "json" / label / f"{stem}.json", folder / "npy" / label / f"{stem}.npy"
+
+
+@pytest.mark.parametrize("best_is_whole", [False, True])
+def test_smdl_figure_panels(tmp_path, best_is_whole, monkeypatch):
+    """The photo keeps its 2:1 aspect ratio; the best-prefix panel appears only when it is smaller than the
+    whole image; the curve legend lies below the axes (covers no data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from visualization import smdl_figure
+
+    consistency = [0.5, 0.95, 0.8, 0.9] if not best_is_whole else [0.2, 0.5, 0.85, 0.9]
+    json_path, npy_path = _smdl_result(tmp_path, "photo", consistency)
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    out = smdl_figure.draw_explanation_figure(json_path, npy_path, tmp_path / "fig.png")
+    assert out.stat().st_size > 0
+    fig = figures[-1]
+    image_axes = [ax for ax in fig.axes if ax.images]
+    titles = [ax.get_title() for ax in image_axes]
+    assert titles[0].startswith("photo (400 x 200 px)")
+    extent = image_axes[0].images[0].get_extent()
+    assert abs((extent[1] - extent[0]) / (extent[2] - extent[3]) - 2.0) < 0.01  # drawn at 2:1, not squashed
+    assert "smallest prefix" in titles[1] and ("3 of 4" if best_is_whole else "2 of 4") in titles[1]
+    assert any(t.startswith("best prefix") for t in titles) is (not best_is_whole)
+    curves = fig.axes[len(image_axes)]
+    legend = curves.get_legend()
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 <= curves.get_window_extent(renderer).y0
+    texts = " ".join(t.get_text() for t in legend.get_texts())
+    assert ("= the whole image" in texts) is best_is_whole
 
 
 @pytest.mark.parametrize("module", ["evals.report", "visualization.insertion_animation"])
@@ -120,7 +175,7 @@ def test_entry_module_help(module, capsys):
     with pytest.raises(SystemExit) as exc:
         importlib.import_module(module).main(["--help"])
     assert exc.value.code == 0
-    assert "--out" in capsys.readouterr().out
+    assert ("--save-dir" if module == "evals.report" else "--out") in capsys.readouterr().out
 
 
 def test_eval_maps_folder_matches_reference(tmp_path, monkeypatch):

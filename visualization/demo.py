@@ -1,13 +1,12 @@
-"""One figure per explained image of an SMDL results folder: the photo with the best prefix outlined, the
-ranking as a heat map with a rank colour bar, and the insertion/deletion curves with the best prefix marked.
-
-The *best prefix* is the prefix with the highest SMDL score (the json's ``smdl_score_max_index``), the same
-everywhere; the curve also marks the smallest prefix reaching 90 % of the full-image score. The title names
-the explained class with its full-image probability, and the model's top-1 when it differs.
+"""One figure per explained image of an SMDL results folder (the drawing is :mod:`visualization.smdl_figure`):
+the photo at its own aspect ratio, the model's view with the smallest prefix reaching 90 % of the full-image
+score outlined, the best prefix (max SMDL score) only when it is smaller than the whole image, the ranking heat
+map, and the insertion/deletion curves (legend below the axes). The title names the explained class, whether
+it is the eval list's label or the model's top-1, and the model's top-1 when it differs.
 
     python -m visualization.demo --explanation-dir submodular_results/imagenet-efficientnet_lite0/slico-0.0-0.05-1.0-1.0
 
-Figures go to ``<explanation-dir>/figures/<class>/<name>.png`` (or ``--out``).
+Figures go to ``<explanation-dir>/figures/<class>/<name>.png`` (or ``--save-dir``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ probability, and the model's top-1 when it differs.
 
     python -m visualization.demo --explanation-dir submodular_results/imagenet-efficientnet_lite0/slico-0.0-0.05-1.0-1.0
 
-Figures go to ``<explanation-dir>/figures/<class>/<name>.png`` (or ``--out``).
+Figures go to ``<explanation-dir>/figures/<class>/<name>.png`` (or ``--save-dir`` of ``visualization.demo``).
 """
 
 from __future__ import annotations
