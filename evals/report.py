@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,7 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
 
     metric_settings = {"presets": args.presets, "mufidelity": args.mufidelity, "seed": args.seed,
                        "budgets": args.budgets, "model": args.model, "weights": args.weights}
+    failed = 0
     for method in methods:
         map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model,
                         "weights": args.weights}
@@ -219,9 +221,9 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             write_npy_atomic(folder / f"{sample.stem}.npy", map_)
             write_json_atomic(folder / f"{sample.stem}.json", {"settings": settings, "target": label, **cost})
 
-        run_samples(samples, run_dir=out, desc=f"maps {method}", progress=not args.no_progress,
+        failed += run_samples(samples, run_dir=out, desc=f"maps {method}", progress=not args.no_progress,
                     is_done=lambda s, f=map_dir, st=map_settings: _cached(f / f"{s.stem}.json", st) and
-                    (f / f"{s.stem}.npy").is_file(), process=make_map)
+                    (f / f"{s.stem}.npy").is_file(), process=make_map).failed
 
         def make_metrics(sample: Sample, folder: Path = map_dir, target_dir: Path = metric_dir,
                          settings: dict = map_settings) -> None:
@@ -232,15 +234,15 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             write_json_atomic(target_dir / f"{sample.stem}.json",
                               {"settings": {**metric_settings, "map": settings}, **scores})
 
-        run_samples([s for s in samples if (map_dir / f"{s.stem}.npy").is_file()], run_dir=out,
+        failed += run_samples([s for s in samples if (map_dir / f"{s.stem}.npy").is_file()], run_dir=out,
                     desc=f"metrics {method}", progress=not args.no_progress,
                     is_done=lambda s, f=metric_dir, st=map_settings: _cached(
                         f / f"{s.stem}.json", {**metric_settings, "map": st}),
-                    process=make_metrics)
+                    process=make_metrics).failed
     rows = summarise(out, methods, samples, args)
     write_table(out, rows, table_header(args, methods, params, samples, blackbox))
     draw_figures(out, methods, samples, args, photo, blackbox)
-    return {"rows": rows, "out": str(out)}
+    return {"rows": rows, "out": str(out), "failed": failed}
 
 
 def summarise(out: Path, methods: list[str], samples: list[Sample], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -416,6 +418,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     result = exit_on_toolkit_error(run_report)(args)
     print((Path(args.out) / "report.md").read_text())
+    if result["failed"]:
+        print(f"warning: {result['failed']} maps or scores failed (see {Path(args.out) / 'errors.jsonl'}); the "
+              "table covers the rest", file=sys.stderr)
+        raise SystemExit(1)
     return result
 
 

@@ -174,3 +174,20 @@ def test_other_eval_and_figure_help_imports_no_torch(module):
                          capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     assert out.stdout.strip().splitlines()[-1] == "exit 0 False", out.stdout + out.stderr
+
+
+def test_report_exits_1_when_a_map_failed(tmp_path, monkeypatch, capsys):
+    """A photo whose map cannot be computed: the table covers the others, the exit status says work is missing
+    (was: exit 0)."""
+    import models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: toy_box())
+    eval_list = Path(toy_eval_list(tmp_path))
+    eval_list.write_text(eval_list.read_text() + "ghost.png 1\n")
+    with pytest.raises(SystemExit) as exc:
+        report.main(["--methods", "sm", "--presets", "xplique", "--mufidelity", "", "--budgets", "--no-progress",
+                     "--eval-list", str(eval_list), "--Datasets", str(tmp_path), "--save-dir", str(tmp_path / "r")])
+    assert exc.value.code == 1
+    assert "1 maps or scores failed" in capsys.readouterr().err
+    rows = (tmp_path / "r" / "report.csv").read_text().splitlines()
+    assert rows[1].startswith("sm,2,")
