@@ -191,3 +191,16 @@ def test_report_exits_1_when_a_map_failed(tmp_path, monkeypatch, capsys):
     assert "1 maps or scores failed" in capsys.readouterr().err
     rows = (tmp_path / "r" / "report.csv").read_text().splitlines()
     assert rows[1].startswith("sm,2,")
+
+
+def test_animation_of_a_nan_map_names_the_file(tmp_path, monkeypatch, capsys):
+    import models
+    from visualization import insertion_animation
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model must not load"))
+    bad = tmp_path / "m.npy"
+    np.save(bad, np.full((32, 32), np.nan, np.float32))
+    with pytest.raises(SystemExit) as exc:
+        insertion_animation.main(["--map", str(bad), "--image", "demo:coffee", "--out", str(tmp_path / "a.gif")])
+    assert exc.value.code == 2
+    assert f"error: --map {bad}: 1024 NaN or inf values" in capsys.readouterr().err

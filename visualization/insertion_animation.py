@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.figures import animate_insertion, frame_indices  # noqa: F401  (frame_indices re-exported)
 
@@ -27,6 +29,8 @@ def run(args: argparse.Namespace) -> Path:
     if not path.is_file():
         raise ToolkitError(f"--map {path}: file not found (an H x W map, a (3, H, W) map or an SMDL rank map .npy)")
     saliency, _ = load_dense_map(path)
+    if not np.isfinite(saliency).all():
+        raise ToolkitError(f"--map {path}: {int((~np.isfinite(saliency)).sum())} NaN or inf values; regenerate the map")
     get_preset(args.preset)
     blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
     image = blackbox.resize(load_image_ref(args.image))
