@@ -29,7 +29,8 @@ blur(1))`` (the border leans to the mean colour), which is what is computed here
 One engine plays every preset (:func:`play_games`): the maps ``(N, C', H, W)`` are ranked once per image
 (``C' = 1``: pixels, ``C' = C``: elements, LA's protocol), the perturbed images of many (image, step) pairs
 are built at once from the rank tensor (``rank < k_j``) and forwarded in chunks of ``batch_size`` pairs
-(insertion and deletion images in one call), ``image_group`` images at a time. Every protocol returns one
+(insertion and deletion images in one call for the pixel presets, one call per game for LA's element protocol,
+so every preset gives the same bytes as the code it replaced), ``image_group`` images at a time. Every protocol returns one
 :class:`CausalResult`; :mod:`evals.la_insertion_deletion` is LA's call signature over this engine.
 """
 
@@ -303,11 +304,15 @@ def play_games(
                 changed = ranks[img] < thresholds[pt].view(-1, 1, 1, 1)
                 inserted = torch.where(changed, x[img], ins_start[img])
                 deleted = torch.where(changed, del_end[img], x[img])
-                probs = probs_of(torch.cat([inserted, deleted]))
                 rows = torch.arange(p.numel(), device=device)
+                if units == 1:  # pixel presets: both games in one call
+                    probs = probs_of(torch.cat([inserted, deleted]))
+                    ins_p, del_p = probs[rows, cls[img]], probs[rows + p.numel(), cls[img]]
+                else:  # LA's element protocol: one call per game, as LA's eval.py batches them
+                    ins_p, del_p = probs_of(inserted)[rows, cls[img]], probs_of(deleted)[rows, cls[img]]
                 img_np, pt_np = (img + g0).cpu().numpy(), pt.cpu().numpy()
-                ins_curves[img_np, pt_np] = probs[rows, cls[img]].double().cpu().numpy()
-                del_curves[img_np, pt_np] = probs[rows + p.numel(), cls[img]].double().cpu().numpy()
+                ins_curves[img_np, pt_np] = ins_p.double().cpu().numpy()
+                del_curves[img_np, pt_np] = del_p.double().cpu().numpy()
                 if bar is not None:
                     bar.update(2 * p.numel())
     if bar is not None:
