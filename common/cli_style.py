@@ -92,3 +92,26 @@ class LazyChoices:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+class OneDefaultHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default once: ``(default: X)`` is added only when the help text does not
+    already say what happens by default and the default is a value (not None, False or an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or "unset" in text or action.default in (None, False, "", [], argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def add_aliases(parser: argparse.ArgumentParser, aliases: dict[str, Iterable[str]]) -> argparse.ArgumentParser:
+    """Old spellings of a flag that still parse but are not shown in ``--help``: ``{"--save-dir": ["--out"]}``
+    makes ``--out``/``--out`` with underscores set what ``--save-dir`` sets. Call after :func:`normalise_flags`."""
+    for canonical, olds in aliases.items():
+        action = parser._option_string_actions[canonical]
+        for old in olds:
+            for spelling in (_hyphen(old), _underscore(old)):
+                if parser._option_string_actions.setdefault(spelling, action) is not action:
+                    raise ValueError(f"alias {spelling} of {canonical} is already another flag")
+    return parser

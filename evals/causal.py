@@ -19,89 +19,47 @@ preset             insertion start       deletion end           k_j (P = H·W)  
                                          mean colour)
 ``smdl_baseline``  black (0)             black (0)              ``floor(P·j/50)``, j = 0..50      label
 ``xplique``        0.0                   0.0                    ``int(linspace(0, P, K+1))``, K=10 label
-``la``             LA's protocol (:mod:`evals.la_insertion_deletion`): 3·H·W *elements* ranked, zero
-                   substrate for both games, 224 pixels per step, scored class = top-1 (reused, not copied)
-=================  ====================================================================================
+``la``             0 (LA's protocol)     0                      3·``min(224·j, P)`` *elements* of   top-1
+                                                                the 3·H·W, j = 0..ceil(P/224)
+=================  ====================  =====================  ================================  =========
 
 RISE blurs the *normalised* tensor with zero padding; in [0, 1] space that is ``blur(x) + mean·(1 -
-blur(1))`` (the border leans to the mean colour), which is what is computed here. Every forward goes through
-the :class:`models.base.BlackBox`; the perturbed images of many (image, step) pairs are built at once from
-one rank tensor (``rank < k_j``) and forwarded in chunks of ``batch_size`` pairs.
+blur(1))`` (the border leans to the mean colour), which is what is computed here.
+
+One engine plays every preset (:func:`play_games`): the maps ``(N, C', H, W)`` are ranked once per image
+(``C' = 1``: pixels, ``C' = C``: elements, LA's protocol), the perturbed images of many (image, step) pairs
+are built at once from the rank tensor (``rank < k_j``) and forwarded in chunks of ``batch_size`` pairs
+(insertion and deletion images in one call for the pixel presets, one call per game for LA's element protocol,
+so every preset gives the same bytes as the code it replaced), ``image_group`` images at a time. Every protocol returns one
+:class:`CausalResult`; :mod:`evals.la_insertion_deletion` is LA's call signature over this engine.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from common.errors import ToolkitError
-from evals import la_insertion_deletion as la_protocol
+from evals.presets import PRESETS, CausalPreset, get_preset  # noqa: F401  (the presets, without torch)
 
-Schedule = Literal["pixels_per_step", "fraction_floor", "linspace"]
-Fill = Literal["zeros", "blur", "model_mean"]
-
-
-@dataclass(frozen=True)
-class CausalPreset:
-    """One Insertion/Deletion definition.
-
-    Attributes:
-        name: preset key.
-        insertion_start: what insertion starts from (``zeros``, ``blur`` = RISE's blurred image,
-            ``model_mean`` = zero in the model's normalised space).
-        deletion_end: what deleted pixels become (same choices).
-        schedule: how k_j is computed (see the module table).
-        pixels_per_step: for ``pixels_per_step``.
-        n_steps: for ``fraction_floor`` and ``linspace`` (number of intervals; n_steps + 1 points).
-        target: ``prediction`` (top-1 on the clean image) or ``label`` (the given class).
-        blur_kernel, blur_sigma: RISE's ``gkern(klen, nsig)``.
-        reference: where the definition comes from.
-    """
-
-    name: str
-    insertion_start: Fill
-    deletion_end: Fill
-    schedule: Schedule
-    pixels_per_step: int = 224
-    n_steps: int = 50
-    target: Literal["prediction", "label"] = "prediction"
-    blur_kernel: int = 11
-    blur_sigma: float = 5.0
-    reference: str = ""
-
-
-PRESETS: dict[str, CausalPreset] = {
-    preset.name: preset
-    for preset in (
-        CausalPreset("rise2018", "blur", "model_mean", "pixels_per_step", pixels_per_step=224, target="prediction",
-                     reference="RISE (Petsiuk et al. 2018) evaluation.py: blurred insertion, deletion to 0 in normalised space, 224 px/step"),
-        CausalPreset("smdl_baseline", "zeros", "zeros", "fraction_floor", n_steps=50, target="label",
-                     reference="SMDL eval_AUC_faithfulness_baseline: black fill, 50 steps"),
-        CausalPreset("xplique", "zeros", "zeros", "linspace", n_steps=10, target="label",
-                     reference="Xplique Insertion/Deletion (CausalFidelity): baseline 0, steps=10"),
-        CausalPreset("la", "zeros", "zeros", "pixels_per_step", pixels_per_step=224, target="prediction",
-                     reference="LA eval.py: RISE CausalMetric with zero substrate for both games, on 3·H·W elements"),
-    )
-}
-
-
-def get_preset(name: str, **overrides: Any) -> CausalPreset:
-    """The preset ``name`` with fields replaced by ``overrides`` (e.g. ``get_preset("xplique", n_steps=50)``)."""
-    if name not in PRESETS:
-        raise ToolkitError(f"unknown insertion/deletion preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[name], **overrides)
+ArrayLike = Tensor | np.ndarray
+def num_steps(height: int, width: int, step: int = 224) -> int:
+    """n_steps = ceil(H·W / step) of a ``pixels_per_step`` schedule (224 for 224x224 with step 224)."""
+    if step < 1:
+        raise ToolkitError(f"step must be >= 1 pixel, got {step}")
+    return math.ceil(height * width / step)
 
 
 def pixel_thresholds(preset: CausalPreset, num_pixels: int) -> Tensor:
     """k_j, the number of changed pixels at each point of a curve: int64 ``(n_steps + 1,)``, from 0 to P."""
     if preset.schedule == "pixels_per_step":
-        n = la_protocol.num_steps(1, num_pixels, preset.pixels_per_step)
+        n = num_steps(1, num_pixels, preset.pixels_per_step)
         return torch.clamp(torch.arange(n + 1, dtype=torch.long) * preset.pixels_per_step, max=num_pixels)
     if preset.n_steps < 1:
         raise ToolkitError(f"preset {preset.name}: n_steps must be >= 1, got {preset.n_steps}")
@@ -157,11 +115,11 @@ def make_fill(fill: str, x: Tensor, blackbox: Any, preset: CausalPreset) -> Tens
 
 @dataclass
 class CausalResult:
-    """Insertion and deletion of N images under one preset.
+    """Insertion and deletion of N images under one preset (what every Insertion/Deletion protocol returns).
 
     Attributes:
         preset: the definition used.
-        x: ``(n_steps + 1,)`` fraction of pixels changed at each point (k_j / P).
+        x: ``(n_steps + 1,)`` fraction of the image changed at each point (k_j / P, elements for ``la``).
         insertion_curves, deletion_curves: ``(N, n_steps + 1)`` scored-class probabilities.
         insertion_aucs, deletion_aucs: ``(N,)`` per-image AUCs (uniform trapezoid on [0, 1]).
         targets: ``(N,)`` scored classes.
@@ -185,19 +143,189 @@ class CausalResult:
         """Mean deletion AUC (lower is better)."""
         return float(self.deletion_aucs.mean()) if len(self.deletion_aucs) else float("nan")
 
+    @property
+    def insertion_curve(self) -> np.ndarray:
+        """``(n_steps + 1,)`` mean insertion curve over the images."""
+        return self.insertion_curves.mean(axis=0)
+
+    @property
+    def deletion_curve(self) -> np.ndarray:
+        """``(n_steps + 1,)`` mean deletion curve over the images."""
+        return self.deletion_curves.mean(axis=0)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps (points per curve minus one)."""
+        return len(self.x) - 1
+
+
+def element_ranks(maps: Tensor) -> Tensor:
+    """Rank of every element of each map: 0 = largest signed value, ties by lowest flat index (stable sort).
+
+    Args:
+        maps: ``(B, C', H, W)`` float (``C' = 1`` ranks pixels).
+
+    Returns:
+        int64 ``(B, C', H, W)`` with values 0 .. C'·H·W - 1 (a permutation per map).
+
+    Raises:
+        ToolkitError: a map holds NaN or inf (no order exists).
+    """
+    if not torch.isfinite(maps).all():
+        raise ToolkitError("maps contain NaN or inf; cannot rank them")
+    flat = maps.reshape(maps.shape[0], -1)
+    order = torch.argsort(flat, dim=1, descending=True, stable=True)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
+    return ranks.view(maps.shape)
+
 
 def pixel_ranks(maps: Tensor) -> Tensor:
     """Rank of every pixel of each ``(N, H, W)`` map: 0 = largest value, ties by lowest flat index."""
-    return la_protocol.element_ranks(maps.unsqueeze(1)).squeeze(1)
+    return element_ranks(maps.unsqueeze(1)).squeeze(1)
 
 
-def scored_classes(blackbox: Any, x: Tensor, preset: CausalPreset, targets: Any) -> Tensor:
-    """The class each curve scores: the given ``targets`` when set, else the preset's rule (top-1 or label)."""
-    if targets is not None:
-        return torch.as_tensor(np.asarray(targets), dtype=torch.long, device=x.device).view(-1)
-    if preset.target == "label":
+def normalised_auc(curves: np.ndarray) -> np.ndarray:
+    """Trapezoid AUC on [0, 1] of curves ``(..., n+1)``: ``(sum - first/2 - last/2) / n``."""
+    curves = np.asarray(curves, dtype=np.float64)
+    n = curves.shape[-1] - 1
+    if n < 1:
+        raise ToolkitError("a curve needs at least 2 points")
+    return (curves.sum(axis=-1) - curves[..., 0] / 2 - curves[..., -1] / 2) / n
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of a :class:`models.BlackBox` (``.device``) or of a module's first parameter (else CPU)."""
+    if hasattr(model, "device"):
+        return torch.device(model.device)
+    params = getattr(model, "parameters", None)
+    if callable(params):
+        first = next(iter(params()), None)
+        if first is not None:
+            return first.device
+    return torch.device("cpu")
+
+
+def probability_fn(model: Any) -> Callable[[Tensor], Tensor]:
+    """``x (B, 3, H, W) in [0, 1] -> probabilities (B, C)`` for a :class:`models.BlackBox` (its ``predict``,
+    which chunks and counts forwards) or for a logits model (softmax applied here)."""
+    if hasattr(model, "predict") and callable(model.predict):
+        return lambda x: model.predict(x).float()
+
+    def probs(x: Tensor) -> Tensor:
+        logits = model(x)
+        # float32 at least; a float64 model (analytic test models) keeps its precision.
+        return logits.to(torch.promote_types(logits.dtype, torch.float32)).softmax(dim=-1)
+
+    return probs
+
+
+def _rows(array: ArrayLike, start: int, stop: int) -> Tensor:
+    """Rows ``start:stop`` of a tensor or numpy array (a memory map is read only there) as float."""
+    part = array[start:stop]
+    if isinstance(part, np.ndarray):
+        part = torch.from_numpy(np.array(part, copy=True))
+    return torch.as_tensor(part).float()
+
+
+def play_games(
+    model: Any,
+    images: ArrayLike,
+    maps: ArrayLike,
+    preset: str | CausalPreset,
+    targets: Any = None,
+    *,
+    batch_size: int = 64,
+    image_group: int | None = None,
+    substrate: Tensor | None = None,
+    progress: bool = False,
+) -> CausalResult:
+    """The one Insertion/Deletion engine: both games of ``preset`` for N images, ``image_group`` at a time.
+
+    Args:
+        model: a :class:`models.BlackBox` (probabilities via ``predict``, forwards counted) or a logits model.
+        images: ``(N, C, H, W)`` float in [0, 1] (tensor or numpy, e.g. a memory map).
+        maps: ``(N, C', H, W)``, higher = more important; ``C' = 1`` ranks pixels, ``C' = C`` ranks elements
+            (k_j then counts C' per pixel).
+        preset: a preset name or :class:`CausalPreset` (schedule, fills, scored class).
+        targets: ``(N,)`` classes to score; None = the top-1 on the clean image (refused by ``label`` presets).
+        batch_size: (image, step) pairs built and forwarded at once; does not change the result.
+        image_group: images whose ranks and fills are held at once (None = all).
+        substrate: replaces both fills (a tensor broadcastable to ``(N, C, H, W)``, e.g. a per-model baseline).
+        progress: a progress bar over the forwards.
+
+    Returns:
+        :class:`CausalResult`.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if len(images.shape) != 4 or len(maps.shape) != 4 or images.shape[0] != maps.shape[0] \
+            or tuple(images.shape[2:]) != tuple(maps.shape[2:]) or maps.shape[1] not in (1, images.shape[1]):
+        raise ToolkitError(f"images must be (N, C, H, W) and maps (N, 1 or C, H, W) of the same N, H, W; got "
+                           f"{tuple(images.shape)} and {tuple(maps.shape)}")
+    if batch_size < 1 or (image_group is not None and image_group < 1):
+        raise ToolkitError(f"--batch-size {batch_size} and image_group {image_group}: must be >= 1")
+    if targets is None and preset.target == "label":
         raise ToolkitError(f"preset {preset.name} scores the label: pass targets (the eval list's classes)")
-    return blackbox.predict(x).argmax(dim=1)
+    n_images, _, height, width = (int(s) for s in images.shape)
+    units = int(maps.shape[1])
+    device = model_device(model)
+    probs_of = probability_fn(model)
+    thresholds = (units * pixel_thresholds(preset, height * width)).to(device)
+    n_points = thresholds.numel()
+    ins_curves = np.zeros((n_images, n_points), dtype=np.float64)
+    del_curves = np.zeros((n_images, n_points), dtype=np.float64)
+    scored = np.zeros(n_images, dtype=np.int64)
+    group = image_group or max(n_images, 1)
+    bar = None
+    if progress:
+        from common.progress import progress_bar
+
+        bar = progress_bar(total=2 * n_images * n_points, desc=f"insertion/deletion {preset.name}", unit="fwd")
+    with torch.inference_mode():
+        for g0 in range(0, n_images, group):
+            g1 = min(g0 + group, n_images)
+            x = _rows(images, g0, g1).to(device)
+            ranks = element_ranks(_rows(maps, g0, g1).to(device))
+            if substrate is not None:
+                ins_start = del_end = torch.as_tensor(substrate, dtype=x.dtype, device=device).expand_as(x)
+            else:
+                ins_start = make_fill(preset.insertion_start, x, model, preset)
+                del_end = make_fill(preset.deletion_end, x, model, preset)
+            if targets is None:
+                cls = torch.cat([probs_of(x[i:i + batch_size]).argmax(dim=1) for i in range(0, g1 - g0, batch_size)])
+            else:
+                cls = torch.as_tensor(np.asarray(targets)[g0:g1], dtype=torch.long).view(-1)
+            cls = cls.to(device)
+            scored[g0:g1] = cls.cpu().numpy()
+            pairs = (g1 - g0) * n_points
+            for p0 in range(0, pairs, batch_size):
+                p = torch.arange(p0, min(p0 + batch_size, pairs), device=device)
+                img, pt = p // n_points, p % n_points
+                changed = ranks[img] < thresholds[pt].view(-1, 1, 1, 1)
+                inserted = torch.where(changed, x[img], ins_start[img])
+                deleted = torch.where(changed, del_end[img], x[img])
+                rows = torch.arange(p.numel(), device=device)
+                if units == 1:  # pixel presets: both games in one call
+                    probs = probs_of(torch.cat([inserted, deleted]))
+                    ins_p, del_p = probs[rows, cls[img]], probs[rows + p.numel(), cls[img]]
+                else:  # LA's element protocol: one call per game, as LA's eval.py batches them
+                    ins_p, del_p = probs_of(inserted)[rows, cls[img]], probs_of(deleted)[rows, cls[img]]
+                img_np, pt_np = (img + g0).cpu().numpy(), pt.cpu().numpy()
+                ins_curves[img_np, pt_np] = ins_p.double().cpu().numpy()
+                del_curves[img_np, pt_np] = del_p.double().cpu().numpy()
+                if bar is not None:
+                    bar.update(2 * p.numel())
+    if bar is not None:
+        bar.close()
+    return CausalResult(
+        preset=preset,
+        x=(thresholds.double() / (units * height * width)).cpu().numpy(),
+        insertion_curves=ins_curves,
+        deletion_curves=del_curves,
+        insertion_aucs=normalised_auc(ins_curves),
+        deletion_aucs=normalised_auc(del_curves),
+        targets=scored,
+    )
 
 
 def _check_inputs(images: Tensor, maps: Tensor) -> tuple[Tensor, Tensor]:
@@ -207,6 +335,10 @@ def _check_inputs(images: Tensor, maps: Tensor) -> tuple[Tensor, Tensor]:
         raise ToolkitError(f"images must be (N, C, H, W) and maps (N, H, W) of the same N, H, W; got "
                            f"{tuple(images.shape)} and {tuple(maps.shape)}")
     return images, maps
+
+
+LA_IMAGE_GROUP = 16
+"""Images held at once by the ``element`` presets (LA's evaluation of thousands of 3-channel maps)."""
 
 
 def insertion_deletion(
@@ -219,7 +351,7 @@ def insertion_deletion(
     progress: bool = False,
     la_maps: Tensor | None = None,
 ) -> CausalResult:
-    """Insertion and Deletion curves and AUCs of dense maps under one preset.
+    """Insertion and Deletion curves and AUCs of dense maps under one preset (through :func:`play_games`).
 
     Args:
         blackbox: a :class:`models.base.BlackBox` (its ``predict`` gives probabilities and counts forwards).
@@ -228,73 +360,37 @@ def insertion_deletion(
         preset: a preset name or :class:`CausalPreset`.
         targets: ``(N,)`` classes to score (required by the ``label`` presets; overrides top-1 otherwise).
         batch_size: (image, step) pairs built and forwarded at once; does not change the result.
-        progress: tqdm bar over the pairs.
-        la_maps: for the ``la`` preset only, native ``(N, 3, H, W)`` maps (LA ranks elements); default: ``maps``
-            repeated over the channels.
+        progress: a progress bar over the forwards.
+        la_maps: for the ``element`` presets (``la``) only, native ``(N, 3, H, W)`` maps (LA ranks elements);
+            default: ``maps`` repeated over the channels.
 
     Returns:
         :class:`CausalResult` with both curves per image and their AUCs.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     images, maps = _check_inputs(images, maps)
-    if batch_size < 1:
-        raise ToolkitError(f"--batch-size must be >= 1, got {batch_size}")
-    if preset.name == "la":
-        return _la_protocol(blackbox, images, maps, preset, targets, batch_size, progress, la_maps)
-    device = getattr(blackbox, "device", images.device)
-    n_images, _, height, width = images.shape
-    thresholds = pixel_thresholds(preset, height * width).to(device)
-    n_points = thresholds.numel()
-    ins_curves = np.zeros((n_images, n_points))
-    del_curves = np.zeros((n_images, n_points))
-    x = images.to(device)
-    ranks = pixel_ranks(maps.to(device)).unsqueeze(1)  # (N, 1, H, W)
-    cls = scored_classes(blackbox, x, preset, targets)
-    ins_start = make_fill(preset.insertion_start, x, blackbox, preset)
-    del_end = make_fill(preset.deletion_end, x, blackbox, preset)
-    pairs = n_images * n_points
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=pairs, desc=f"insertion/deletion {preset.name}", unit="step", dynamic_ncols=True)
-    for p0 in range(0, pairs, batch_size):
-        p = torch.arange(p0, min(p0 + batch_size, pairs), device=device)
-        img, pt = p // n_points, p % n_points
-        changed = ranks[img] < thresholds[pt].view(-1, 1, 1, 1)
-        inserted = torch.where(changed, x[img], ins_start[img])
-        deleted = torch.where(changed, del_end[img], x[img])
-        probs = blackbox.predict(torch.cat([inserted, deleted]))
-        rows = torch.arange(p.numel(), device=device)
-        img_np, pt_np = img.cpu().numpy(), pt.cpu().numpy()
-        ins_curves[img_np, pt_np] = probs[rows, cls[img]].double().cpu().numpy()
-        del_curves[img_np, pt_np] = probs[rows + p.numel(), cls[img]].double().cpu().numpy()
-        if bar is not None:
-            bar.update(p.numel())
-    if bar is not None:
-        bar.close()
-    return CausalResult(
-        preset=preset,
-        x=(thresholds.double() / (height * width)).cpu().numpy(),
-        insertion_curves=ins_curves,
-        deletion_curves=del_curves,
-        insertion_aucs=la_protocol.normalised_auc(ins_curves),
-        deletion_aucs=la_protocol.normalised_auc(del_curves),
-        targets=cls.cpu().numpy(),
-    )
+    if preset.unit == "element":
+        native = maps.unsqueeze(1).expand_as(images) if la_maps is None else torch.as_tensor(la_maps).float()
+        return play_games(blackbox, images, native, preset, targets, batch_size=batch_size,
+                          image_group=LA_IMAGE_GROUP, progress=progress)
+    return play_games(blackbox, images, maps.unsqueeze(1), preset, targets, batch_size=batch_size, progress=progress)
 
 
-def _la_protocol(blackbox: Any, images: Tensor, maps: Tensor, preset: CausalPreset, targets: Any, batch_size: int,
-                 progress: bool, la_maps: Tensor | None) -> CausalResult:
-    """The ``la`` preset: :func:`evals.la_insertion_deletion.insertion_deletion` on 3-channel maps."""
-    native = maps.unsqueeze(1).expand_as(images) if la_maps is None else torch.as_tensor(la_maps).float()
-    out = la_protocol.insertion_deletion(blackbox, images, native, step=preset.pixels_per_step,
-                                         batch_size=batch_size, target=targets, progress=progress)
-    n = out["n_steps"]
-    height, width = images.shape[2:]
-    x = np.minimum(np.arange(n + 1) * preset.pixels_per_step, height * width) / (height * width)
-    return CausalResult(preset, x, out["insertion_curves"], out["deletion_curves"], out["insertion_aucs"],
-                        out["deletion_aucs"], out["targets"])
+def insertion_images(image: np.ndarray, saliency: np.ndarray, fractions: np.ndarray,
+                     preset: str | CausalPreset = "smdl_baseline", blackbox: Any = None) -> np.ndarray:
+    """The insertion game's images, uint8 ``(F, H, W, 3)``: the top ``fraction`` of pixels (by ``saliency
+    (H, W)``) copied from ``image`` (RGB uint8 ``(H, W, 3)``) into the preset's insertion start (black, or
+    RISE's blur with the black box's mean)."""
+    if saliency.shape != image.shape[:2]:
+        raise ToolkitError(f"map {saliency.shape} and image {image.shape[:2]} must have the same H x W")
+    spec = get_preset(preset) if isinstance(preset, str) else preset
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    start = make_fill(spec.insertion_start, x, blackbox, spec)
+    ranks = pixel_ranks(torch.from_numpy(np.asarray(saliency, dtype=np.float32))[None])
+    counts = torch.from_numpy(np.round(np.asarray(fractions) * saliency.size).astype(np.int64))
+    changed = ranks[None, None, 0] < counts.view(-1, 1, 1, 1)  # (F, 1, H, W)
+    frames = torch.where(changed, x, start)
+    return (frames.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()
 
 
 def num_points(preset: str | CausalPreset, height: int, width: int) -> int:

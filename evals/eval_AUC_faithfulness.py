@@ -13,68 +13,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from common.cli_style import normalise_flags
-from common.errors import ToolkitError, exit_on_toolkit_error
+from common.errors import exit_on_toolkit_error
 from common.results import report_skipped, write_json_atomic
-from evals.smdl_curves import load_result
-
-SUMMARY_NAME = "auc_summary.json"
-
-
-def evaluate_explanation_dir(explanation_dir: str | Path) -> dict[str, Any]:
-    """Per-image and mean Insertion/Deletion AUC for every result in ``explanation_dir``.
-
-    Raises:
-        ToolkitError: the folder has no ``json/`` results.
-    """
-    root = Path(explanation_dir)
-    json_files = sorted((root / "json").glob("**/*.json"))
-    if not json_files:
-        raise ToolkitError(f"--explanation-dir {root}: no json results under {root / 'json'}; point it at a run folder")
-    images, skipped = [], []
-    for json_path in json_files:
-        relative = json_path.relative_to(root / "json").with_suffix(".npy")
-        npy_path = root / "npy" / relative
-        if not npy_path.is_file():
-            skipped.append({"json": str(json_path), "error": f"missing {npy_path}"})
-            continue
-        try:
-            data, curves = load_result(json_path, npy_path)
-        except (ValueError, KeyError, OSError) as exc:
-            skipped.append({"json": str(json_path), "error": str(exc)})
-            continue
-        images.append({
-            "name": str(relative.with_suffix("")),
-            "target": data.get("target"),
-            "insertion": curves.insertion_auc,
-            "deletion": curves.deletion_auc,
-            "regions": len(data["consistency_score"]),
-            "forward_passes": data.get("forward_passes"),
-            "seconds": data.get("seconds"),
-        })
-    insertion = [r["insertion"] for r in images]
-    deletion = [r["deletion"] for r in images]
-    summary = {
-        "explanation_dir": str(root),
-        "num_images": len(images),
-        "insertion_auc": float(np.mean(insertion)) if images else float("nan"),
-        "deletion_auc": float(np.mean(deletion)) if images else float("nan"),
-        "images": images,
-        "skipped": skipped,
-    }
-    return summary
-
-
-def format_table(summary: dict[str, Any]) -> str:
-    """A plain-text table of per-image AUCs and the means."""
-    rows = [f"{'image':<32} {'class':>6} {'regions':>7} {'forwards':>8} {'seconds':>8} {'insertion':>9} {'deletion':>9}"]
-    for r in summary["images"]:
-        rows.append(f"{r['name'][-32:]:<32} {r['target']!s:>6} {r['regions']:>7} {r['forward_passes']!s:>8} "
-                    f"{r['seconds']!s:>8} {r['insertion']:>9.4f} {r['deletion']:>9.4f}")
-    rows.append(f"{'mean over ' + str(summary['num_images']) + ' images':<66} {summary['insertion_auc']:>9.4f} {summary['deletion_auc']:>9.4f}")
-    return "\n".join(rows)
+from evals.smdl_curves import SUMMARY_NAME, evaluate_explanation_dir, format_table  # noqa: F401
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,15 +24,18 @@ import contextlib
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.cli_style import LazyChoices, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
-from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
-from local_attribution.generate_pt import load_packed
+from local_attribution.files import LA_NAME, attribution_path, run_key
+from local_attribution.packed import load_packed
+
+if TYPE_CHECKING:
+    from evals.causal import CausalResult
 
 
 def load_model(name: str, weights: str | None = None, device: str = "cpu", batch_size: int = 32) -> Any:
@@ -109,19 +112,19 @@ def append_result_row(csv_path: str | Path, row: dict[str, str]) -> bool:
     return True
 
 
-def save_scores(path: str | Path, result: dict[str, Any]) -> None:
+def save_scores(path: str | Path, result: CausalResult) -> None:
     """Write the npz: ``ins``, ``del`` (scalars, as the original) plus ``ins_curve``, ``del_curve`` ``(n+1,)``,
     ``ins_aucs``, ``del_aucs`` ``(N,)``, ``ins_curves``, ``del_curves`` ``(N, n+1)`` and ``targets`` ``(N,)``."""
     arrays = {
-        "ins": np.float64(result["insertion_auc"]),
-        "del": np.float64(result["deletion_auc"]),
-        "ins_curve": result["insertion_curve"],
-        "del_curve": result["deletion_curve"],
-        "ins_aucs": result["insertion_aucs"],
-        "del_aucs": result["deletion_aucs"],
-        "ins_curves": result["insertion_curves"],
-        "del_curves": result["deletion_curves"],
-        "targets": result["targets"],
+        "ins": np.float64(result.insertion_auc),
+        "del": np.float64(result.deletion_auc),
+        "ins_curve": result.insertion_curve,
+        "del_curve": result.deletion_curve,
+        "ins_aucs": result.insertion_aucs,
+        "del_aucs": result.deletion_aucs,
+        "ins_curves": result.insertion_curves,
+        "del_curves": result.deletion_curves,
+        "targets": result.targets,
     }
     atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), "wb")
 
@@ -165,11 +168,11 @@ def evaluate(args: argparse.Namespace) -> tuple[float, float]:
 
         result = insertion_deletion(model, data.images, maps, step=224, batch_size=args.batch_size,
                                     progress=not args.no_progress)
-    except ValueError as exc:
+    except ToolkitError as exc:
         raise ToolkitError(f"{attr_file}: {exc}") from exc
     save_scores(out, result)
     print(f"wrote {out} ({model.forward_count} forwards)")
-    return result["insertion_auc"], result["deletion_auc"]
+    return result.insertion_auc, result.deletion_auc
 
 
 def run(args: argparse.Namespace) -> dict[str, str]:
@@ -193,22 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
                         help="network to evaluate")
-    parser.add_argument("--attr_method", default=LA_NAME,
+    parser.add_argument("--attr-method", default=LA_NAME,
                         help="attribution method whose maps are scored (la, agi, attexplore, big, deeplift, eg, "
                              "fast_ig, guided_ig, ig, mfaba, sg, sm)")
     parser.add_argument("--spatial_range", type=int, default=20, help="LA only: s of the maps (file-name key)")
     parser.add_argument("--max_iter", type=int, default=20, help="LA only: K of the maps (file-name key)")
     parser.add_argument("--samples_number", "--sampling_times", dest="samples_number", type=int, default=20,
                         help="LA only: T (generate_attributions' --sampling_times) of the maps (file-name key)")
-    parser.add_argument("--prefix", default="scores", help="folder for the _scores.npz files")
-    parser.add_argument("--attr_prefix", default="attributions", help="folder of the _attributions.npy files")
+    parser.add_argument("--save-dir", dest="prefix", default="scores", help="folder for the _scores.npz files")
+    parser.add_argument("--attributions-dir", dest="attr_prefix", default="attributions",
+                        help="folder of the _attributions.npy files (generate_attributions' --prefix)")
     parser.add_argument("--csv_path", default="results.csv", help="CSV the result row is appended to")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
     parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
     parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (the original: 100)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return normalise_flags(parser)
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--prefix"], "--attributions-dir": ["--attr-prefix"],
+                                                 "--attr-method": ["--method"]})
 
 
 def main(argv: list[str] | None = None) -> dict[str, str]:

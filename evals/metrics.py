@@ -11,6 +11,7 @@ dense maps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,8 +19,7 @@ from typing import Literal
 import numpy as np
 
 from common.errors import ToolkitError
-from evals.causal import PRESETS
-from evals.mufidelity import MUFIDELITY_PRESETS
+from evals.presets import MUFIDELITY_PRESETS, PRESETS
 from evals.smdl_curves import highest_confidence
 
 
@@ -93,6 +93,17 @@ def load_dense_map(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if array.ndim == 2:
         return array, None
     raise ToolkitError(f"{path}: expected an (H, W) or (3, H, W) map or an SMDL rank map, got {array.shape}")
+
+
+def check_budgets(budgets: list[float]) -> None:
+    """Highest-confidence budgets (``--budgets``) are area fractions: finite, in (0, 1].
+
+    Raises:
+        ToolkitError: naming the flag and the bad value.
+    """
+    for budget in budgets:
+        if not math.isfinite(budget) or not 0.0 < budget <= 1.0:
+            raise ToolkitError(f"--budgets {budget}: must be a fraction of the image in (0, 1], e.g. 0.25 0.5 1.0")
 
 
 def highest_confidence_dense(insertion_curve: np.ndarray, budgets: list[float]) -> list[tuple[float, float] | None]:

@@ -16,9 +16,8 @@ one cell more than it meant to).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,39 +25,7 @@ from torch import Tensor
 
 from common.errors import ToolkitError
 from evals.causal import _check_inputs
-
-
-@dataclass(frozen=True)
-class MuFidelityConfig:
-    """MuFidelity settings. ``grid_size=None`` = pixel-wise (g = H)."""
-
-    name: str = "xplique"
-    grid_size: int | None = 9
-    subset_percent: float = 0.2
-    nb_samples: int = 200
-    correlation: Literal["spearman", "pearson"] = "spearman"
-    subset_sampling: Literal["bernoulli", "exact"] = "bernoulli"
-    baseline: float = 0.0
-    reference: str = ""
-
-
-MUFIDELITY_PRESETS: dict[str, MuFidelityConfig] = {
-    c.name: c
-    for c in (
-        MuFidelityConfig("xplique", 9, 0.2, 200, reference="Xplique MuFidelity defaults"),
-        MuFidelityConfig("smdl_clip", 7, 0.2, 32, reference="SMDL CLIP ImageNet evaluator (grid 7, 32 samples)"),
-        MuFidelityConfig("smdl_imagebind", 10, 0.2, 32, reference="SMDL ImageBind evaluator (grid 10, 32 samples)"),
-        MuFidelityConfig("smdl_cub", 10, 0.2, 16, reference="SMDL CUB evaluator (grid 10, 16 samples)"),
-        MuFidelityConfig("smdl_celeba", 9, 0.2, 32, reference="SMDL Celeb-A evaluator (32 samples)"),
-    )
-}
-
-
-def get_mufidelity_preset(name: str, **overrides: Any) -> MuFidelityConfig:
-    """The preset ``name`` with fields replaced by ``overrides``."""
-    if name not in MUFIDELITY_PRESETS:
-        raise ToolkitError(f"unknown MuFidelity preset {name!r}; choose one of {', '.join(MUFIDELITY_PRESETS)}")
-    return dataclasses.replace(MUFIDELITY_PRESETS[name], **overrides)
+from evals.presets import MUFIDELITY_PRESETS, MuFidelityConfig, get_mufidelity_preset  # noqa: F401
 
 
 def nearest_upsample_index(grid: int, size: int) -> Tensor:

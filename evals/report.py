@@ -25,19 +25,23 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from common.cli_style import OneDefaultHelpFormatter, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
 from common.results import run_samples, write_json_atomic, write_npy_atomic
-from evals.causal import PRESETS, get_preset, insertion_deletion
-from evals.metrics import METRICS, highest_confidence_dense
-from evals.mufidelity import MUFIDELITY_PRESETS, get_mufidelity_preset, mufidelity
+from common.validation import check_input_file, check_range
+from evals.metrics import METRICS, check_budgets, highest_confidence_dense
+from evals.presets import MUFIDELITY_PRESETS, PRESETS, get_mufidelity_preset, get_preset
+
+if TYPE_CHECKING:
+    import torch
 
 SMDL = "smdl"
 
@@ -97,13 +101,25 @@ def dense(map_: np.ndarray) -> np.ndarray:
     return map_.mean(axis=0) if map_.ndim == 3 else map_
 
 
+def scored_presets(presets: list[str], budgets: list[float]) -> list[str]:
+    """The presets a map is scored under: ``presets``, plus ``smdl_baseline`` when budgets are asked for (the
+    highest confidence is read on its insertion curve) and it is not among them."""
+    return presets + (["smdl_baseline"] if budgets and "smdl_baseline" not in presets else [])
+
+
 def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, presets: list[str],
               mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float]) -> dict[str, Any]:
-    """Every metric of one map: AUCs and curves per preset, MuFidelity, highest confidence."""
+    """Every metric of one map: AUCs and curves per preset, MuFidelity, highest confidence (on the
+    ``smdl_baseline`` insertion curve, computed for it when not among ``presets``)."""
+    import torch
+
+    from evals.causal import insertion_deletion
+    from evals.mufidelity import mufidelity
+
     flat = torch.from_numpy(dense(map_))[None]
     la_maps = torch.from_numpy(map_)[None] if map_.ndim == 3 else None
     out: dict[str, Any] = {"label": label}
-    for name in presets:
+    for name in scored_presets(presets, budgets):
         preset = get_preset(name)
         res = insertion_deletion(blackbox, image, flat, preset, targets=[label] if preset.target == "label" else None,
                                  batch_size=batch_size, la_maps=la_maps)
@@ -133,8 +149,10 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
     """Validate the flags, compute (or reuse) every map and metric, write the table and figures.
 
     ``blackbox`` replaces ``--model`` (tests pass a toy model)."""
-    if args.batch_size < 1 or args.eval_batch_size < 1 or args.max_frames < 2:
-        raise ToolkitError("--batch-size and --eval-batch-size must be >= 1, --max-frames >= 2")
+    for flag, low in (("batch_size", 1), ("eval_batch_size", 1), ("max_frames", 2)):
+        check_range("--" + flag.replace("_", "-"), getattr(args, flag), low)
+    check_budgets(args.budgets)
+    check_input_file("--weights", args.weights)
     methods = args.methods or available_methods()
     known = available_methods()
     unknown = [m for m in methods if m not in known]
@@ -144,8 +162,6 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
         get_preset(name)
     if args.mufidelity:
         get_mufidelity_preset(args.mufidelity)
-    if "smdl_baseline" not in args.presets and args.budgets:
-        print("highest confidence needs the smdl_baseline preset: column left out")
     params = parse_params(args.param, methods)
     samples = parse_eval_list(args.eval_list, args.Datasets)
     if args.photos:
@@ -160,7 +176,7 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
     if blackbox is None:
         from models import load_model
 
-        blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
+        blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
     out = Path(args.out)
     photos: dict[str, tuple[np.ndarray, int]] = {}
 
@@ -172,9 +188,11 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
         return photos[sample.stem]
 
     metric_settings = {"presets": args.presets, "mufidelity": args.mufidelity, "seed": args.seed,
-                       "budgets": args.budgets, "model": args.model}
+                       "budgets": args.budgets, "model": args.model, "weights": args.weights}
+    failed = 0
     for method in methods:
-        map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model}
+        map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model,
+                        "weights": args.weights}
         map_dir, metric_dir = out / "maps" / method, out / "metrics" / method
 
         def make_map(sample: Sample, method: str = method, settings: dict = map_settings, folder: Path = map_dir) -> None:
@@ -183,9 +201,9 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             write_npy_atomic(folder / f"{sample.stem}.npy", map_)
             write_json_atomic(folder / f"{sample.stem}.json", {"settings": settings, "target": label, **cost})
 
-        run_samples(samples, run_dir=out, desc=f"maps {method}", progress=not args.no_progress,
+        failed += run_samples(samples, run_dir=out, desc=f"maps {method}", progress=not args.no_progress,
                     is_done=lambda s, f=map_dir, st=map_settings: _cached(f / f"{s.stem}.json", st) and
-                    (f / f"{s.stem}.npy").is_file(), process=make_map)
+                    (f / f"{s.stem}.npy").is_file(), process=make_map).failed
 
         def make_metrics(sample: Sample, folder: Path = map_dir, target_dir: Path = metric_dir,
                          settings: dict = map_settings) -> None:
@@ -196,15 +214,15 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             write_json_atomic(target_dir / f"{sample.stem}.json",
                               {"settings": {**metric_settings, "map": settings}, **scores})
 
-        run_samples([s for s in samples if (map_dir / f"{s.stem}.npy").is_file()], run_dir=out,
+        failed += run_samples([s for s in samples if (map_dir / f"{s.stem}.npy").is_file()], run_dir=out,
                     desc=f"metrics {method}", progress=not args.no_progress,
                     is_done=lambda s, f=metric_dir, st=map_settings: _cached(
                         f / f"{s.stem}.json", {**metric_settings, "map": st}),
-                    process=make_metrics)
+                    process=make_metrics).failed
     rows = summarise(out, methods, samples, args)
     write_table(out, rows, table_header(args, methods, params, samples, blackbox))
     draw_figures(out, methods, samples, args, photo, blackbox)
-    return {"rows": rows, "out": str(out)}
+    return {"rows": rows, "out": str(out), "failed": failed}
 
 
 def summarise(out: Path, methods: list[str], samples: list[Sample], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -221,10 +239,9 @@ def summarise(out: Path, methods: list[str], samples: list[Sample], args: argpar
         if args.mufidelity:
             values = [m["mufidelity"] for m in metrics]
             row[f"mufidelity_{args.mufidelity}"] = float(np.mean(values)) if values else float("nan")
-        if "smdl_baseline" in args.presets:
-            for budget in args.budgets:
-                values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
-                row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
+        for budget in args.budgets:
+            values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
+            row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
         row["map_seconds"] = float(np.mean([c["seconds"] for c in costs])) if costs else float("nan")
         row["map_forwards"] = float(np.mean([c["forwards"] for c in costs])) if costs else float("nan")
         rows.append(row)
@@ -252,7 +269,7 @@ def table_header(args: argparse.Namespace, methods: list[str], params: dict[str,
         c = get_mufidelity_preset(args.mufidelity)
         lines.append(f"- `mufidelity_{c.name}`: grid {c.grid_size}, {c.subset_percent:.0%} of cells removed "
                      f"({c.subset_sampling}), {c.nb_samples} samples, {c.correlation} correlation, baseline {c.baseline}.")
-    if "smdl_baseline" in args.presets:
+    if args.budgets:
         lines.append("- `highest_confidence@ρ`: highest label probability on the `smdl_baseline` insertion curve "
                      "revealing at most ρ of the image (spec smdl §5.3, here on every photo, not only misclassified ones).")
     lines.append("- `map_seconds`, `map_forwards`: cost of one map (forwards through the black box; gradient "
@@ -291,7 +308,7 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from visualization.la_figures import method_panel
+    from common.figures import method_panel
 
     preset = args.presets[0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -309,9 +326,10 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
         ax.set_ylabel("probability of the scored class")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        # below the axes: a legend inside would cover curves
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "comparison.png", dpi=110)
+    fig.savefig(out / "comparison.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     rows, images, labels = [], [], []
@@ -324,22 +342,24 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
     if rows:
         method_panel(images, rows, out / "maps.png", style="heat", row_labels=labels)
     if args.animate and rows:
-        from visualization.insertion_animation import animate_insertion
+        from common.figures import animate_insertion
+        from evals.causal import insertion_images
 
         method, sample = methods[0], samples[0]
         metrics_path = out / "metrics" / method / f"{sample.stem}.json"
         if metrics_path.is_file():
             scores = json.loads(metrics_path.read_text())[preset]
             image = photo(sample)[0]
-            animate_insertion(image, dense(np.load(out / "maps" / method / f"{sample.stem}.npy")),
+            saliency = dense(np.load(out / "maps" / method / f"{sample.stem}.npy"))
+            animate_insertion(lambda f: insertion_images(image, saliency, f, preset, blackbox),
                               np.asarray(scores["x"]), np.asarray(scores["insertion_curve"]),
                               out / f"insertion_{method}_{sample.stem}.gif", preset=preset,
-                              title=f"{method}, {sample.stem}", max_frames=args.max_frames, blackbox=blackbox)
+                              title=f"{method}, {sample.stem}", max_frames=args.max_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultHelpFormatter)
     parser.add_argument("--eval-list", default="demo", help="eval list file of 'path label' lines, or 'demo'")
     parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     parser.add_argument("--photos", nargs="+", default=None,
@@ -354,25 +374,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mufidelity", default="smdl_clip", choices=list(MUFIDELITY_PRESETS) + [""],
                         help="MuFidelity preset ('' = none)")
     parser.add_argument("--budgets", type=float, nargs="*", default=[0.25],
-                        help="highest-confidence area budgets (on the smdl_baseline curve)")
-    parser.add_argument("--model", default="efficientnet_lite0", help="black-box classifier (models.list_models())")
+                        help="highest-confidence area fractions in (0, 1], read on the smdl_baseline insertion curve "
+                             "(computed for it when smdl_baseline is not in --presets)")
+    parser.add_argument("--model", default="efficientnet_lite0",
+                        help="black box: a name of models.list_models() (efficientnet_lite0, resnet50, vgg16, ...), "
+                             "clip:<arch> or embed:<model>")
+    parser.add_argument("--weights", default=None,
+                        help="weights file of --model (torchvision nets, CLIP); unset = the model's offline default")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model forward")
     parser.add_argument("--eval-batch-size", type=int, default=64,
                         help="perturbed images built at once by the metrics (memory; not the result)")
     parser.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity masks")
-    parser.add_argument("--out", default="report", help="output folder (maps and metrics are cached there)")
+    parser.add_argument("--save-dir", dest="out", default="report", help="output folder (maps and metrics are cached there)")
     parser.add_argument("--animate", action="store_true",
                         help="also write an insertion GIF of the first method on the first photo")
     parser.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (curve points subsampled)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    return parser
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--out"]})
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     result = exit_on_toolkit_error(run_report)(args)
     print((Path(args.out) / "report.md").read_text())
+    if result["failed"]:
+        print(f"warning: {result['failed']} maps or scores failed (see {Path(args.out) / 'errors.jsonl'}); the "
+              "table covers the rest", file=sys.stderr)
+        raise SystemExit(1)
     return result
 
 

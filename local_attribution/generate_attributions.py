@@ -26,28 +26,33 @@ per-element maps (no channel reduction, no normalisation).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import inspect
-import json
-import os
-import re
-import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
-from common.method_contract import MethodError, check_finite_map
-from common.results import log_error, write_json_atomic, write_npy_atomic
 from common.sharding import add_scale_arguments, resolve_shard
 from common.validation import check_input_file, check_writable_dir
-from local_attribution.generate_pt import PackedBatch, load_packed
+from local_attribution.files import (  # noqa: F401  (re-exported: the original module's names)
+    _CHUNK_RE,
+    LA_NAME,
+    ORIGINAL_SEED,
+    assemble,
+    attribution_path,
+    compute_attributions,
+    data_fingerprint,
+    default_batch_size,
+    finished_chunks,
+    method_batch_kwargs,
+    method_hparams,
+    outside_batch,
+    partial_dir,
+    pending_batches,
+    resolve_targets,
+    run_key,
+)
+from local_attribution.packed import PackedBatch, load_packed  # noqa: F401
 from local_attribution.specs import SPECS
-
-LA_NAME = "la"
 
 if TYPE_CHECKING:
     import torch
@@ -65,262 +70,6 @@ def resolve_device(device: str | None) -> torch.device:
     from models import resolve_device as resolve
 
     return resolve(device)
-ORIGINAL_SEED = 3407
-_CHUNK_RE = re.compile(r"^(\d+)-(\d+)\.npy$")
-
-
-def run_key(model: str, method: str, spatial_range: int = 20, max_iter: int = 20, sampling_times: int = 20) -> str:
-    """The original's file stem: ``{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}`` for LA,
-    ``{model}_{method}`` otherwise."""
-    if method == LA_NAME:
-        return f"{model}_la_spatial-range-{spatial_range}_max-iter-{max_iter}_sampling-times-{sampling_times}"
-    return f"{model}_{method}"
-
-
-def attribution_path(prefix: str | Path, model: str, method: str, spatial_range: int = 20, max_iter: int = 20,
-                     sampling_times: int = 20) -> Path:
-    """``{prefix}/{run_key}_attributions.npy``."""
-    return Path(prefix) / f"{run_key(model, method, spatial_range, max_iter, sampling_times)}_attributions.npy"
-
-
-def partial_dir(output: str | Path) -> Path:
-    """Folder holding the finished batches of an interrupted run: ``<output>.partial``."""
-    output = Path(output)
-    return output.with_name(output.name + ".partial")
-
-
-def method_hparams(method: str, spatial_range: int, max_iter: int, sampling_times: int) -> dict[str, Any]:
-    """Hyper-parameters set from the command line: LA's three, none for the others (their defaults)."""
-    if method == LA_NAME:
-        return {"spatial_range": spatial_range, "max_iter": max_iter, "sampling_times": sampling_times}
-    return {}
-
-
-def default_batch_size(method: Any, model: str) -> int:
-    """The original's batch size: the method's ``default_batch_size``, halved for ``maxvit_t`` when above 2
-    (except Expected Gradients), as ``generate_attributions.py`` did to fit MaxViT in GPU memory."""
-    size = int(method.default_batch_size)
-    if model == "maxvit_t" and getattr(method, "name", "") != "eg" and size > 2:
-        size //= 2
-    return size
-
-
-def outside_batch(images: torch.Tensor, begin: int, end: int) -> torch.Tensor | None:
-    """The images ``(N - (end - begin), 3, H, W)`` not in ``begin..end-1``, or None when there are none."""
-    import torch
-
-    if begin == 0 and end >= images.shape[0]:
-        return None
-    return torch.cat([images[:begin], images[end:]])
-
-
-def method_batch_kwargs(method: Any, data: PackedBatch,
-                        device: torch.device | str) -> Callable[[int, int], dict[str, Any]] | None:
-    """Per-batch keyword arguments: for a method whose ``attribute`` takes ``background`` (Expected Gradients),
-    the images of ``data`` outside the batch as references (None = the method's own default, i.e. the
-    other images of the batch, when one batch holds everything)."""
-    if "background" not in inspect.signature(method.attribute).parameters:
-        return None
-
-    def kwargs(begin: int, end: int) -> dict[str, Any]:
-        refs = outside_batch(data.images, begin, end)
-        return {"background": None if refs is None else refs.to(device)}
-
-    return kwargs
-
-
-def data_fingerprint(data: PackedBatch) -> str:
-    """sha1 of the image and label bytes (detects a ``--data`` folder that changed under a partial run)."""
-    digest = hashlib.sha1()
-    digest.update(str(tuple(data.images.shape)).encode())
-    digest.update(memoryview(data.images.contiguous().numpy()).cast("B"))
-    digest.update(memoryview(data.labels.contiguous().numpy()).cast("B"))
-    return digest.hexdigest()
-
-
-def resolve_targets(classifier: torch.nn.Module, data: PackedBatch, device: torch.device, batch_size: int,
-                    mode: str = "label") -> torch.Tensor:
-    """Explained class per image, int64 ``(N,)``: the label, or the argmax prediction where the label is -1
-    (everywhere when ``mode == "prediction"``)."""
-    import torch
-
-    targets = data.labels.clone()
-    todo = torch.arange(targets.numel()) if mode == "prediction" else torch.nonzero(targets < 0).flatten()
-    with torch.inference_mode():
-        for i in range(0, todo.numel(), batch_size):
-            idx = todo[i:i + batch_size]
-            targets[idx] = classifier(data.images[idx].to(device)).argmax(dim=1).cpu()
-    return targets
-
-
-def finished_chunks(folder: Path, n_images: int, image_shape: tuple[int, ...]) -> list[tuple[int, int, Path]]:
-    """``(begin, end, file)`` of the valid chunk files of a partial folder (invalid ones are ignored)."""
-    chunks = []
-    if not folder.is_dir():
-        return chunks
-    for path in sorted(folder.iterdir()):
-        match = _CHUNK_RE.match(path.name)
-        if not match:
-            continue
-        begin, end = int(match.group(1)), int(match.group(2))
-        if not 0 <= begin < end <= n_images:
-            continue
-        try:
-            arr = np.load(path, mmap_mode="r")
-        except (OSError, ValueError):
-            continue
-        if tuple(arr.shape) == (end - begin, *image_shape):
-            chunks.append((begin, end, path))
-    return chunks
-
-
-def pending_batches(covered: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
-    """Contiguous ``(begin, end)`` batches of at most ``batch_size`` images not yet ``covered`` (bool ``(N,)``),
-    never crossing a multiple of ``batch_size`` (so workers sharing a partial folder cut the same batches)."""
-    batches, i, n = [], 0, covered.size
-    while i < n:
-        if covered[i]:
-            i += 1
-            continue
-        j = i + 1
-        while j < n and not covered[j] and j % batch_size != 0:
-            j += 1
-        batches.append((i, j))
-        i = j
-    return batches
-
-
-def assemble(chunks: list[tuple[int, int, Path]], output: Path, shape: tuple[int, ...]) -> None:
-    """Copy the chunks into a float32 ``.npy`` of ``shape`` (through a memory-mapped temp file + rename)."""
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # per process: two workers may finish together
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-    try:
-        for begin, end, path in chunks:
-            out[begin:end] = np.load(path)
-        out.flush()
-        del out
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def compute_attributions(
-    method: Any,
-    model: torch.nn.Module,
-    data: PackedBatch,
-    targets: torch.Tensor,
-    output: str | Path,
-    *,
-    batch_size: int,
-    seed: int = ORIGINAL_SEED,
-    device: torch.device | str = "cpu",
-    meta: dict[str, Any] | None = None,
-    progress: bool = True,
-    batch_kwargs: Callable[[int, int], dict[str, Any]] | None = None,
-    claims: Any = None,
-    shard: Any = None,
-) -> Path | None:
-    """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
-
-    Args:
-        method: an object with ``attribute(model, x, target, *, internal_batch_size, generator)`` and
-            ``stochastic`` (see :mod:`local_attribution.base`).
-        model: logits model, ``(B, 3, H, W)`` in [0, 1] -> ``(B, C)``, on ``device``.
-        data: the images ``(N, 3, H, W)``.
-        targets: int64 ``(N,)`` classes to explain.
-        output: the ``.npy`` to write; finished batches go to ``<output>.partial/`` meanwhile.
-        batch_size: images per ``attribute`` call (also its ``internal_batch_size``).
-        seed: base seed of the per-batch generators of stochastic methods.
-        meta: settings stored in the partial folder; a partial folder with other settings is refused.
-        batch_kwargs: ``(begin, end) -> more keyword arguments`` for ``attribute`` on images begin..end-1
-            (e.g. Expected Gradients' ``background``, see :func:`method_batch_kwargs`).
-        claims: a :class:`common.claims.ClaimBoard` on the partial folder, shared by workers computing the same
-            output: each batch is computed by the worker that claims it.
-        shard: a :class:`common.sharding.Shard`: this worker starts with its block of the batches (then helps
-            with the rest through the claims).
-
-    Returns:
-        ``output``, or None when other workers still hold claims on batches (the last one assembles).
-
-    Raises:
-        ToolkitError: the partial folder belongs to a run with other settings.
-    """
-    import torch
-
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    device = torch.device(device)
-    n = data.images.shape[0]
-    image_shape = tuple(data.images.shape[1:])
-    work = partial_dir(output)
-    meta = {**(meta or {}), "n_images": n, "image_shape": list(image_shape)}
-    meta_path = work / "meta.json"
-    if meta_path.is_file():
-        stored = json.loads(meta_path.read_text())
-        diff = sorted(k for k in set(stored) | set(meta) if k != "batch_size" and stored.get(k) != meta.get(k))
-        if diff:
-            raise ToolkitError(f"{work}: a partial run with other settings ({', '.join(diff)}) is there; rerun with its "
-                               f"settings ({meta_path}) or delete the folder")
-    write_json_atomic(meta_path, meta)
-
-    chunks = finished_chunks(work, n, image_shape)
-    covered = np.zeros(n, dtype=bool)
-    for begin, end, _ in chunks:
-        covered[begin:end] = True
-    todo = pending_batches(covered, batch_size)
-    if shard is not None and shard.count > 1 and todo:
-        first = shard.select(todo)
-        start = todo.index(first[0]) if first else 0
-        todo = todo[start:] + todo[:start]
-    bar, failed = None, []
-    if progress:
-        from common.progress import progress_bar
-
-        bar = progress_bar(total=n, initial=int(covered.sum()), unit="img", desc=output.stem[:40])
-    for begin, end in todo:
-        key = f"{begin}-{end}"
-        if claims is not None:
-            if not claims.claim(key):
-                continue
-            if any(b <= begin and end <= e for b, e, _ in finished_chunks(work, n, image_shape)):
-                claims.release(key)
-                continue
-        x = data.images[begin:end].to(device)
-        y = targets[begin:end].to(device)
-        generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
-        maps = method.attribute(model, x, y, internal_batch_size=batch_size, generator=generator,
-                                **(batch_kwargs(begin, end) if batch_kwargs is not None else {}))
-        maps = torch.as_tensor(maps).detach().to("cpu", torch.float32)
-        if tuple(maps.shape) != (end - begin, *image_shape):
-            raise ToolkitError(f"--attr_method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
-                               f"{(end - begin, *image_shape)}")
-        try:  # a map with NaN/inf is never written: the batch is logged as failed and the run goes on
-            check_finite_map(maps.numpy(), f"--attr_method {meta.get('attr_method')}, images {begin}..{end - 1}")
-        except MethodError as exc:
-            log_error(work, f"images {begin}..{end - 1}", exc)
-            failed.append(f"{begin}..{end - 1}")
-        else:
-            write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
-        if claims is not None:
-            claims.release(key)
-        if bar is not None:
-            bar.update(end - begin)
-    if bar is not None:
-        bar.close()
-    if failed:
-        raise ToolkitError(f"{len(failed)} batches (images {', '.join(failed)}) gave NaN/inf maps, logged to "
-                           f"{work / 'errors.jsonl'}; {output} is not written")
-    chunks = finished_chunks(work, n, image_shape)
-    covered[:] = False
-    for begin, end, _ in chunks:
-        covered[begin:end] = True
-    if not covered.all():
-        print(f"{int((~covered).sum())} images are being computed by other workers; the last one writes {output}")
-        return None
-    assemble(sorted(chunks), output, (n, *image_shape))
-    shutil.rmtree(work, ignore_errors=True)
-    return output
 
 
 def _model_names() -> list[str]:

@@ -11,7 +11,7 @@ Two views of one network:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -208,20 +208,35 @@ class BlackBox:
         """The output index explained for an eval-list ``label`` (None = the top-1); classifiers: the label."""
         return label
 
-    def _run(self, x: torch.Tensor, with_features: bool, transform) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        outputs, feats = [], []
-        with torch.inference_mode():
-            for start in range(0, x.shape[0], self.batch_size):
-                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
-                logits, feat = self._forward_with_features(chunk)
-                outputs.append(transform(logits, feat.float()))
-                if with_features:
-                    feats.append(feat.float())
+    def chunked(self, x: torch.Tensor,
+                forward: Callable[[torch.Tensor, slice], tuple[torch.Tensor, ...]]) -> list[torch.Tensor] | None:
+        """The one chunking loop: ``forward(chunk, rows)`` on ``x[rows]`` moved to the device (channels-last),
+        ``batch_size`` images at a time; the outputs concatenated per position (None when ``x`` is empty).
+        Adds N to :attr:`forward_count`. The caller sets the grad mode and any hooks around the call.
+
+        Args:
+            x: float ``(N, 3, S, S)`` in [0, 1].
+            forward: ``(chunk (b, 3, S, S), rows slice) -> tuple of tensors with b rows``.
+        """
+        parts = []
+        for start in range(0, x.shape[0], self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            parts.append(forward(x[rows].to(self.device).contiguous(memory_format=torch.channels_last), rows))
         self.forward_count += int(x.shape[0])
-        out = torch.cat(outputs) if outputs else torch.empty(0, self.num_classes, device=self.device)
-        if with_features:
-            return out, torch.cat(feats)
-        return out
+        return [torch.cat(column) for column in zip(*parts)] if parts else None
+
+    def _run(self, x: torch.Tensor, with_features: bool, transform) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        def forward(chunk: torch.Tensor, rows: slice) -> tuple[torch.Tensor, ...]:
+            logits, feat = self._forward_with_features(chunk)
+            probs = transform(logits, feat.float())
+            return (probs, feat.float()) if with_features else (probs,)
+
+        with torch.inference_mode():
+            columns = self.chunked(x, forward)
+        if columns is None:
+            empty = torch.empty(0, self.num_classes, device=self.device)
+            return (empty, torch.empty(0, 0, device=self.device)) if with_features else empty
+        return (columns[0], columns[1]) if with_features else columns[0]
 
     def predict_images(self, images: np.ndarray) -> torch.Tensor:
         """Probabilities ``(B, C)`` for RGB uint8 images of any size (each resized to S x S first)."""
@@ -232,13 +247,9 @@ class BlackBox:
 
     def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, C)`` for ``x`` float ``(N, 3, S, S)`` in [0, 1]; chunked and counted like :meth:`predict`."""
-        logits = []
         with torch.inference_mode():
-            for start in range(0, x.shape[0], self.batch_size):
-                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
-                logits.append(self.classifier(chunk).float())
-        self.forward_count += int(x.shape[0])
-        return torch.cat(logits) if logits else torch.empty(0, self.num_classes, device=self.device)
+            columns = self.chunked(x, lambda chunk, rows: (self.classifier(chunk).float(),))
+        return columns[0] if columns else torch.empty(0, self.num_classes, device=self.device)
 
     def differentiable(self) -> nn.Module:
         """The classifier as a differentiable logits module ``(N, 3, S, S)`` in [0, 1] -> ``(N, C)`` that adds N to
@@ -251,15 +262,14 @@ class BlackBox:
         Chunked by ``batch_size`` under ``torch.inference_mode()``; adds N to :attr:`forward_count`.
         """
         layer = layer or default_cam_layer(self.classifier)
-        acts, logits = [], []
         with torch.inference_mode(), capture_layer_output(self.classifier, layer) as outputs:
-            for start in range(0, x.shape[0], self.batch_size):
-                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
+            def forward(chunk: torch.Tensor, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
                 outputs.clear()
-                logits.append(self.classifier(chunk).float())
-                acts.append(_spatial(outputs[-1], layer).float())
-        self.forward_count += int(x.shape[0])
-        return torch.cat(acts), torch.cat(logits)
+                logits = self.classifier(chunk).float()
+                return _spatial(outputs[-1], layer).float(), logits
+
+            acts, logits = self.chunked(x, forward)
+        return acts, logits
 
     def layer_gradients(self, x: torch.Tensor, target: torch.Tensor,
                         layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -270,21 +280,17 @@ class BlackBox:
         :attr:`forward_count`. The weights stay frozen; the graph is freed after each chunk.
         """
         layer = layer or default_cam_layer(self.classifier)
-        acts, grads, logits = [], [], []
         with torch.enable_grad(), capture_layer_output(self.classifier, layer) as outputs:
-            for start in range(0, x.shape[0], self.batch_size):
-                chunk = x[start : start + self.batch_size].to(self.device).contiguous(memory_format=torch.channels_last)
-                chunk_target = target[start : start + self.batch_size].to(self.device)
+            def forward(chunk: torch.Tensor, rows: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
                 outputs.clear()
                 chunk_logits = self.classifier(chunk.requires_grad_(True))
                 act = _spatial(outputs[-1], layer)
-                score = chunk_logits.gather(1, chunk_target.view(-1, 1)).sum()
+                score = chunk_logits.gather(1, target[rows].to(self.device).view(-1, 1)).sum()
                 (grad,) = torch.autograd.grad(score, act)
-                acts.append(act.detach().float())
-                grads.append(grad.detach().float())
-                logits.append(chunk_logits.detach().float())
-        self.forward_count += int(x.shape[0])
-        return torch.cat(acts), torch.cat(grads), torch.cat(logits)
+                return act.detach().float(), grad.detach().float(), chunk_logits.detach().float()
+
+            acts, grads, logits = self.chunked(x, forward)
+        return acts, grads, logits
 
 
 # Layer whose activations the CAM methods (Grad-CAM, Grad-CAM++, Score-CAM) weight, per architecture: the last

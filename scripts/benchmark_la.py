@@ -41,10 +41,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.cli_style import add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
 from evals.la_insertion_deletion import insertion_deletion
-from local_attribution.generate_attributions import (
+from local_attribution.files import (
     ORIGINAL_SEED,
     attribution_path,
     compute_attributions,
@@ -53,7 +54,7 @@ from local_attribution.generate_attributions import (
     partial_dir,
     resolve_targets,
 )
-from local_attribution.generate_pt import pack_samples
+from local_attribution.packed import pack_samples
 from models import BlackBox, list_models, load_classifier
 from scripts.peak_memory import PeakMemory
 
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             "method": METHODS[name].display_name, "images": n, "batch": batch, "images/s": n / seconds,
             "seconds": seconds, "forwards/img": forwards / n, "backwards/img": backwards / n,
             "peak RSS (MB)": peak, "RSS before (MB)": before,
-            "insertion": result["insertion_auc"], "deletion": result["deletion_auc"],
+            "insertion": result.insertion_auc, "deletion": result.deletion_auc,
         }
         rows.append(row)
         print(f"{row['method']:<20} {row['images/s']:8.3f} img/s {seconds:8.1f} s  fwd/img {row['forwards/img']:7.0f} "
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    from visualization.la_figures import method_panel
+    from common.figures import method_panel
 
     stem = Path(data.names[0]).stem
     figure = method_panel(data.images[0].numpy(), maps_for_figure, out_dir / f"la_methods_{stem}.png",
@@ -215,15 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(), help="network")
     parser.add_argument("--weights", default=None, help="weights file (torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--spatial_range", type=int, default=20, help="LA: s")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA: K")
-    parser.add_argument("--sampling_times", type=int, default=20, help="LA: T")
+    parser.add_argument("--spatial-range", type=int, default=20, help="LA: s")
+    parser.add_argument("--max-iter", type=int, default=20, help="LA: K")
+    parser.add_argument("--sampling-times", type=int, default=20, help="LA: T")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images per attribution batch (default: each method's original batch size)")
     parser.add_argument("--eval-batch-size", type=int, default=100, help="images per forward in the evaluation")
     parser.add_argument("--seed", type=int, default=ORIGINAL_SEED, help="seed of the stochastic methods")
-    parser.add_argument("--out-dir", default="benchmark_results", help="folder for the table, maps and figure")
-    return parser
+    parser.add_argument("--save-dir", dest="out_dir", default="benchmark_results",
+                        help="folder for the table, maps and figure")
+    return add_aliases(normalise_flags(parser), {"--save-dir": ["--out-dir"]})
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from common.errors import exit_on_toolkit_error
 from common.results import write_json_atomic
-from evals.eval_AUC_faithfulness import evaluate_explanation_dir, format_table
+from evals.smdl_curves import evaluate_explanation_dir, format_table
 from submodular_attribution.cli import main as smdl_main
 from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
-from visualization.demo import draw_results_folder
+from visualization.smdl_figure import draw_results_folder
 
 
 def main(argv: list[str] | None = None) -> Path:

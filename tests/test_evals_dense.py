@@ -211,15 +211,41 @@ def test_xplique_equals_reference(smooth_case):
         assert (res.insertion_aucs[i], res.deletion_aucs[i]) == pytest.approx((ins_auc, del_auc), abs=2e-6)
 
 
-def test_la_preset_is_la_protocol(smooth_case):
-    """The ``la`` preset reuses evals.la_insertion_deletion on the map repeated over channels."""
-    from evals.la_insertion_deletion import insertion_deletion as la_eval
+def reference_la(bb: BlackBox, image: np.ndarray, attr: np.ndarray, step: int) -> tuple[list, list]:
+    """LA ``eval.py`` (specs/la.md §4), written from the spec: the 3·H·W elements ordered by descending value
+    (ties by flat index), zero substrate for both games, 3·step elements per step, n = ceil(HW/step) steps,
+    class = top-1 of the clean image."""
+    flat = image.ravel()
+    order = np.argsort(-attr.ravel(), kind="stable")
+    n = -(-image[0].size // step)
+    cls = int(np.argmax(model_probs(bb, image)))
+    ins, dele = [], []
+    for i in range(n + 1):
+        changed = order[: min(3 * step * i, flat.size)]
+        x_ins = np.zeros_like(flat)
+        x_ins[changed] = flat[changed]
+        x_del = flat.copy()
+        x_del[changed] = 0.0
+        ins.append(model_probs(bb, x_ins.reshape(image.shape))[cls])
+        dele.append(model_probs(bb, x_del.reshape(image.shape))[cls])
+    return ins, dele
 
+
+@pytest.mark.parametrize("native", [False, True], ids=["map_repeated_over_channels", "three_channel_map"])
+def test_la_preset_equals_reference(smooth_case, native):
+    """The ``la`` preset against LA's protocol written from the spec (element ranking, 3·step per step)."""
     bb, images, maps, _ = smooth_case
-    res = insertion_deletion(bb, images, maps, "la")
-    direct = la_eval(bb, images, maps[:, None].expand_as(images))
-    np.testing.assert_allclose(res.insertion_curves, direct["insertion_curves"])
-    np.testing.assert_allclose(res.deletion_aucs, direct["deletion_aucs"])
+    step = 24  # 16x16: ceil(256 / 24) = 11 steps, the last one partial
+    three = torch.rand(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(5)) if native else None
+    preset = get_preset("la", pixels_per_step=step)
+    res = insertion_deletion(bb, images, maps, preset, batch_size=7, la_maps=three)
+    assert res.insertion_curves.shape == (2, 12)
+    for i in range(2):
+        attr = (three[i] if native else maps[i].expand(3, SIZE, SIZE)).double().numpy()
+        ins, dele = reference_la(bb, images[i].double().numpy(), attr, step)
+        np.testing.assert_allclose(res.insertion_curves[i], ins, atol=2e-6)
+        np.testing.assert_allclose(res.deletion_curves[i], dele, atol=2e-6)
+        assert res.insertion_aucs[i] == pytest.approx(uniform_auc(ins), abs=2e-6)
 
 
 def test_mufidelity_equals_reference(smooth_case):

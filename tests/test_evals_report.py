@@ -9,11 +9,13 @@ import pytest
 from PIL import Image
 
 from common.errors import ToolkitError
+from common.figures import animate_insertion, frame_indices
 from evals import report
+from evals.causal import insertion_images
 from models.base import BlackBox
 from tests.conftest import toy_classifier
+from tests.test_evals_dense import reference_la, reference_smdl_baseline
 from visualization.demo import class_line, outline_prefix
-from visualization.insertion_animation import animate_insertion, frame_indices
 
 REPORT_ARGS = ["--methods", "smdl", "la", "sm",
                "--param", "smdl.division=grid", "--param", "smdl.grid_size=3",
@@ -82,10 +84,16 @@ def test_animation_frame_count(tmp_path):
     saliency = rng.random((24, 24)).astype(np.float32)
     x = np.linspace(0, 1, 6)
     curve = np.linspace(0.1, 0.9, 6)
-    out = animate_insertion(image, saliency, x, curve, tmp_path / "a.gif", max_frames=4)
+    frames = lambda f: insertion_images(image, saliency, f)  # noqa: E731
+    out = animate_insertion(frames, x, curve, tmp_path / "a.gif", max_frames=4)
     assert Image.open(out).n_frames == len(frame_indices(6, 4)) == 4
-    out = animate_insertion(image, saliency, x, curve, tmp_path / "b.gif", max_frames=50)
+    out = animate_insertion(frames, x, curve, tmp_path / "b.gif", max_frames=50)
     assert Image.open(out).n_frames == 6
+    # the frames: black, then the top fraction of pixels by the map copied from the image
+    shown = insertion_images(image, saliency, np.array([0.0, 0.25, 1.0]))
+    assert (shown[0] == 0).all() and (shown[2] == image).all()
+    top = saliency >= np.sort(saliency.ravel())[::-1][round(0.25 * 576) - 1]
+    assert (shown[1][top] == image[top]).all() and (shown[1][~top] == 0).all()
 
 
 def test_outline_skipped_when_prefix_covers_the_image():
@@ -102,7 +110,62 @@ def test_class_line_names_top1_when_it_differs():
     data = {"target": 3, "target_name": "cat", "org_score": 0.2, "predicted": 5, "predicted_name": "dog",
             "predicted_score": 0.7}
     assert "top-1: dog (class 5, p = 0.700)" in class_line(data)
-    assert "top-1" not in class_line({**data, "predicted": 3})
+    assert "the label given in the eval list" in class_line(data)
+    assert "top-1: dog" not in class_line({**data, "predicted": 3})
+    assert "also the model's top-1" in class_line({**data, "predicted": 3})
+    assert "no label given: the model's top-1" in class_line({**data, "predicted": 3}, labelled=False)
+
+
+def _smdl_result(folder, stem, consistency, label="1"):
+    """A saved 4-region SMDL result on a 2:1 photo: rank map of 4 vertical bands, its json."""
+    import json
+
+    from common.demo_images import load_demo_photo
+
+    photo = np.ascontiguousarray(load_demo_photo("coffee")[:200, :400])
+    Image.fromarray(photo).save(folder / f"{stem}.png")
+    rank_map = np.repeat(np.repeat(np.arange(4, dtype=np.int16)[None], 32, axis=0), 8, axis=1)
+    (folder / "json" / label).mkdir(parents=True, exist_ok=True)
+    (folder / "npy" / label).mkdir(parents=True, exist_ok=True)
+    np.save(folder / "npy" / label / f"{stem}.npy", rank_map)
+    data = {"consistency_score": consistency, "collaboration_score": [0.3, 0.6, 0.8, 0.9],
+            "smdl_score": consistency, "smdl_score_max_index": int(np.argmax(consistency)), "target": 1,
+            "target_name": "cat", "predicted": 1, "org_score": consistency[-1], "image": str(folder / f"{stem}.png")}
+    (folder / "json" / label / f"{stem}.json").write_text(json.dumps(data))
+    return folder / "json" / label / f"{stem}.json", folder / "npy" / label / f"{stem}.npy"
+
+
+@pytest.mark.parametrize("best_is_whole", [False, True])
+def test_smdl_figure_panels(tmp_path, best_is_whole, monkeypatch):
+    """The photo keeps its 2:1 aspect ratio; the best-prefix panel appears only when it is smaller than the
+    whole image; the curve legend lies below the axes (covers no data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from visualization import smdl_figure
+
+    consistency = [0.5, 0.95, 0.8, 0.9] if not best_is_whole else [0.2, 0.5, 0.85, 0.9]
+    json_path, npy_path = _smdl_result(tmp_path, "photo", consistency)
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    out = smdl_figure.draw_explanation_figure(json_path, npy_path, tmp_path / "fig.png")
+    assert out.stat().st_size > 0
+    fig = figures[-1]
+    image_axes = [ax for ax in fig.axes if ax.images]
+    titles = [ax.get_title() for ax in image_axes]
+    assert titles[0].startswith("photo (400 x 200 px)")
+    extent = image_axes[0].images[0].get_extent()
+    assert abs((extent[1] - extent[0]) / (extent[2] - extent[3]) - 2.0) < 0.01  # drawn at 2:1, not squashed
+    assert "smallest prefix" in titles[1] and ("3 of 4" if best_is_whole else "2 of 4") in titles[1]
+    assert any(t.startswith("best prefix") for t in titles) is (not best_is_whole)
+    curves = fig.axes[len(image_axes)]
+    legend = curves.get_legend()
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 <= curves.get_window_extent(renderer).y0
+    texts = " ".join(t.get_text() for t in legend.get_texts())
+    assert ("= the whole image" in texts) is best_is_whole
 
 
 @pytest.mark.parametrize("module", ["evals.report", "visualization.insertion_animation"])
@@ -112,17 +175,14 @@ def test_entry_module_help(module, capsys):
     with pytest.raises(SystemExit) as exc:
         importlib.import_module(module).main(["--help"])
     assert exc.value.code == 0
-    assert "--out" in capsys.readouterr().out
+    assert ("--save-dir" if module == "evals.report" else "--out") in capsys.readouterr().out
 
 
-def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
-    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them like a direct call."""
-    import torch
-
+def test_eval_maps_folder_matches_reference(tmp_path, monkeypatch):
+    """The folder evaluator reads float, 3-channel and SMDL rank-map files and scores them as LA's and SMDL's
+    protocols written from the specs do."""
     import models
     from evals import eval_AUC_faithfulness_baseline as folder_eval
-    from evals.causal import insertion_deletion
-    from evals.metrics import smdl_saliency_map
 
     box = toy_box()
     monkeypatch.setattr(models, "load_model", lambda *a, **k: box)
@@ -135,17 +195,23 @@ def test_eval_maps_folder_matches_direct_call(tmp_path, monkeypatch):
     np.save(tmp_path / "maps" / "chelsea.npy", native)
     summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
                                 str(tmp_path), "--preset", "la", "--no-progress"])
-    images = torch.stack([box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0]
-                          for n in ("coffee", "chelsea")])
-    flat = torch.stack([torch.from_numpy(smdl_saliency_map(rank_map)), torch.from_numpy(native.mean(0))])
-    la_maps = torch.stack([flat[0].expand(3, 32, 32), torch.from_numpy(native)])
-    direct = insertion_deletion(box, images, flat, "la", la_maps=la_maps)
-    assert summary["insertion_auc"] == pytest.approx(direct.insertion_auc)
-    assert summary["deletion_auc"] == pytest.approx(direct.deletion_auc)
+    images = [box.to_tensor(box.resize(np.asarray(Image.open(tmp_path / f"{n}.png"))))[0].double().numpy()
+              for n in ("coffee", "chelsea")]
+    # expected values from LA's protocol written from the spec (tests.test_evals_dense.reference_la): the rank
+    # map as (m - rank) / m repeated over the channels, the 3-channel map as it is
+    rank_dense = (6 - rank_map.astype(np.float64)) / 6
+    attrs = [np.broadcast_to(rank_dense, (3, 32, 32)), native.astype(np.float64)]
+    expected = [reference_la(box, image, attr, 224) for image, attr in zip(images, attrs)]
+    aucs = [[(sum(c) - c[0] / 2 - c[-1] / 2) / (len(c) - 1) for c in pair] for pair in expected]
+    assert summary["insertion_auc"] == pytest.approx(np.mean([a[0] for a in aucs]), abs=1e-5)
+    assert summary["deletion_auc"] == pytest.approx(np.mean([a[1] for a in aucs]), abs=1e-5)
+    np.testing.assert_allclose(summary["images"][1]["insertion_curve"], expected[1][0], atol=1e-5)
     assert (tmp_path / "maps" / "auc_la.json").is_file()
     summary = folder_eval.main(["--maps-dir", str(tmp_path / "maps"), "--eval-list", eval_list, "--Datasets",
                                 str(tmp_path), "--budgets", "0.5", "1.0", "--no-progress"])
-    curves = np.asarray([img["insertion_curve"] for img in summary["images"]])
+    # highest confidence within the whole image = the best point of SMDL's baseline insertion curve (reference)
+    best = [max(reference_smdl_baseline(box, image, attr.mean(axis=0), label)[0][1:])
+            for image, attr, label in zip(images, attrs, (1, 2))]
     full = summary["highest_confidence"][1]
     assert full["samples"] == 2
-    assert full["highest_confidence_mean"] == pytest.approx(curves[:, 1:].max(axis=1).mean())
+    assert full["highest_confidence_mean"] == pytest.approx(np.mean(best), abs=1e-5)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from common.errors import ToolkitError
 from evals import eval_la
 from evals.la_insertion_deletion import (
     element_ranks,
@@ -85,7 +86,7 @@ def test_steps_and_thresholds_follow_la_protocol():
 def test_element_ranks_descending_with_stable_ties():
     attr = torch.tensor([[[[0.5, -1.0], [0.5, 2.0]]]])  # (1, 1, 2, 2); 0.5 ties at flat 0 and 2
     assert element_ranks(attr).flatten().tolist() == [1, 3, 2, 0]
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ToolkitError, match="NaN"):
         element_ranks(torch.tensor([[[[float("nan")]]]]))
 
 
@@ -95,21 +96,21 @@ def test_uniform_fraction_model_gives_exact_auc_for_uneven_last_step():
     model = FractionModel(x)
     res = insertion_deletion(model, x, torch.randn(1, 3, 5, 5), step=4, batch_size=3)
     fractions = np.array([0, 12, 24, 36, 48, 60, 72, 75]) / 75
-    np.testing.assert_allclose(res["insertion_curve"], fractions, atol=1e-12)
-    np.testing.assert_allclose(res["deletion_curve"], 1 - fractions, atol=1e-12)
+    np.testing.assert_allclose(res.insertion_curve, fractions, atol=1e-12)
+    np.testing.assert_allclose(res.deletion_curve, 1 - fractions, atol=1e-12)
     expected_ins = (12 * 21 / 75 + 0.5) / 7  # (sum - first/2 - last/2) / n_steps by hand
-    assert res["insertion_auc"] == pytest.approx(expected_ins, abs=1e-12)
-    assert res["deletion_auc"] == pytest.approx(1 - expected_ins, abs=1e-12)
-    assert res["n_steps"] == 7 and res["targets"].tolist() == [0]
+    assert res.insertion_auc == pytest.approx(expected_ins, abs=1e-12)
+    assert res.deletion_auc == pytest.approx(1 - expected_ins, abs=1e-12)
+    assert res.n_steps == 7 and res.targets.tolist() == [0]
 
 
 def test_full_size_protocol_has_225_points_and_auc_one_half():
     x = torch.rand(1, 3, 224, 224) * 0.9 + 0.1
     res = insertion_deletion(FractionModel(x), x, torch.randn(1, 3, 224, 224), batch_size=128)
-    assert res["insertion_curve"].shape == (225,) and res["deletion_curves"].shape == (1, 225)
-    np.testing.assert_allclose(res["insertion_curve"], np.arange(225) / 224, atol=1e-12)
-    assert res["insertion_auc"] == pytest.approx(0.5, abs=1e-12)
-    assert res["deletion_auc"] == pytest.approx(0.5, abs=1e-12)
+    assert res.insertion_curve.shape == (225,) and res.deletion_curves.shape == (1, 225)
+    np.testing.assert_allclose(res.insertion_curve, np.arange(225) / 224, atol=1e-12)
+    assert res.insertion_auc == pytest.approx(0.5, abs=1e-12)
+    assert res.deletion_auc == pytest.approx(0.5, abs=1e-12)
 
 
 @pytest.mark.parametrize("attr_kind", ["ranked", "ties"])
@@ -120,20 +121,20 @@ def test_one_element_model_step_function(attr_kind):
     attr = -torch.arange(192.0).view(1, 3, 8, 8) if attr_kind == "ranked" else torch.zeros(1, 3, 8, 8)
     res = insertion_deletion(OneElementModel(50), x, attr, step=4, batch_size=5)
     n, k, v = 16, 5, 0.75
-    assert res["targets"].tolist() == [0]  # the clean prediction: p_0 = 0.75
-    assert res["insertion_auc"] == pytest.approx(v * ((n - k + 1) - 0.5) / n, abs=1e-12)  # 0.5390625
-    assert res["deletion_auc"] == pytest.approx(v * (k - 0.5) / n, abs=1e-12)  # 0.2109375
+    assert res.targets.tolist() == [0]  # the clean prediction: p_0 = 0.75
+    assert res.insertion_auc == pytest.approx(v * ((n - k + 1) - 0.5) / n, abs=1e-12)  # 0.5390625
+    assert res.deletion_auc == pytest.approx(v * (k - 0.5) / n, abs=1e-12)  # 0.2109375
     expected = np.where(np.arange(n + 1) >= k, v, 0.0)
-    np.testing.assert_allclose(res["insertion_curve"], expected, atol=1e-12)
+    np.testing.assert_allclose(res.insertion_curve, expected, atol=1e-12)
 
 
 def test_scores_the_clean_prediction_not_class_zero():
     x = torch.zeros(1, 3, 8, 8)
     x.view(-1)[0] = 0.3  # p = [0.3, 0.7] -> class 1 is predicted and scored
     res = insertion_deletion(OneElementModel(0), x, -torch.arange(192.0).view(1, 3, 8, 8), step=4)
-    assert res["targets"].tolist() == [1]
+    assert res.targets.tolist() == [1]
     # insertion: p_1 = 1 on the zero canvas, 0.7 from step 1 on
-    assert res["insertion_curve"][0] == pytest.approx(1.0) and res["insertion_curve"][1] == pytest.approx(0.7)
+    assert res.insertion_curve[0] == pytest.approx(1.0) and res.insertion_curve[1] == pytest.approx(0.7)
 
 
 def test_perfect_ranking_beats_reversed_ranking():
@@ -143,8 +144,8 @@ def test_perfect_ranking_beats_reversed_ranking():
     model = FractionModel(x, w)
     good = insertion_deletion(model, x, w, step=3)
     bad = insertion_deletion(model, x, -w, step=3)
-    assert good["insertion_auc"] > bad["insertion_auc"] + 0.2
-    assert good["deletion_auc"] < bad["deletion_auc"] - 0.2
+    assert good.insertion_auc > bad.insertion_auc + 0.2
+    assert good.deletion_auc < bad.deletion_auc - 0.2
 
 
 def test_matches_slow_reference_and_is_batch_size_invariant():
@@ -156,14 +157,14 @@ def test_matches_slow_reference_and_is_batch_size_invariant():
     results = [insertion_deletion(model, x, attr, step=3, batch_size=bs, image_group=g)
                for bs, g in ((1, 1), (7, 2), (1000, 16))]
     for other in results[1:]:
-        np.testing.assert_allclose(other["insertion_curves"], results[0]["insertion_curves"], atol=1e-12)
-        np.testing.assert_allclose(other["deletion_curves"], results[0]["deletion_curves"], atol=1e-12)
+        np.testing.assert_allclose(other.insertion_curves, results[0].insertion_curves, atol=1e-12)
+        np.testing.assert_allclose(other.deletion_curves, results[0].deletion_curves, atol=1e-12)
     for i in range(3):
         ins, dele = reference_games(_prob_fn(model), x[i].numpy(), attr[i].numpy(), step=3)
-        np.testing.assert_allclose(results[0]["insertion_curves"][i], ins, atol=1e-12)
-        np.testing.assert_allclose(results[0]["deletion_curves"][i], dele, atol=1e-12)
-    mean_auc = normalised_auc(results[0]["insertion_curve"])
-    assert mean_auc == pytest.approx(results[0]["insertion_aucs"].mean(), abs=1e-12)
+        np.testing.assert_allclose(results[0].insertion_curves[i], ins, atol=1e-12)
+        np.testing.assert_allclose(results[0].deletion_curves[i], dele, atol=1e-12)
+    mean_auc = normalised_auc(results[0].insertion_curve)
+    assert mean_auc == pytest.approx(results[0].insertion_aucs.mean(), abs=1e-12)
 
 
 def test_accepts_numpy_memmap_and_blackbox(tmp_path):
@@ -178,12 +179,12 @@ def test_accepts_numpy_memmap_and_blackbox(tmp_path):
     np.save(tmp_path / "a.npy", attr.numpy())
     res = insertion_deletion(box, x.numpy(), np.load(tmp_path / "a.npy", mmap_mode="r"), step=8, batch_size=6)
     direct = insertion_deletion(clf.eval(), x, attr, step=8, batch_size=6)
-    np.testing.assert_allclose(res["insertion_curves"], direct["insertion_curves"], atol=1e-5)
+    np.testing.assert_allclose(res.insertion_curves, direct.insertion_curves, atol=1e-5)
     assert box.forward_count == 2 * 2 * 9 + 2  # two games x 2 images x 9 points + the clean predictions
 
 
 def test_rejects_shape_mismatch():
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ToolkitError, match="same shape"):
         insertion_deletion(OneElementModel(0), torch.zeros(1, 3, 4, 4), torch.zeros(1, 1, 4, 4))
 
 
@@ -223,10 +224,10 @@ def test_existing_npz_is_reused_and_row_appended_once(tmp_path, monkeypatch):
         "--data", str(tmp_path / "no-data"), "--no-progress"])
     assert args.samples_number == 30
     out = eval_la.scores_path(args.prefix, args.model, "la", 10, 20, 30)
-    eval_la.save_scores(out, {
-        "insertion_auc": 0.4, "deletion_auc": 0.1, "insertion_curve": np.zeros(3), "deletion_curve": np.zeros(3),
-        "insertion_aucs": np.zeros(1), "deletion_aucs": np.zeros(1), "insertion_curves": np.zeros((1, 3)),
-        "deletion_curves": np.zeros((1, 3)), "targets": np.zeros(1, dtype=np.int64)})
+    from evals.causal import CausalResult, get_preset
+
+    eval_la.save_scores(out, CausalResult(get_preset("la"), np.linspace(0, 1, 3), np.zeros((1, 3)), np.zeros((1, 3)),
+                                          np.array([0.4]), np.array([0.1]), np.zeros(1, dtype=np.int64)))
 
     def no_model(*a, **k):
         raise AssertionError("the model must not be loaded when the npz exists")

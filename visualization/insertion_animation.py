@@ -9,105 +9,19 @@ with a note). One frame per curve point, subsampled evenly to at most ``--max-fr
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from common.errors import ToolkitError, exit_on_toolkit_error
-from evals.causal import get_preset, make_fill, pixel_ranks
-
-
-def frame_indices(num_points: int, max_frames: int) -> np.ndarray:
-    """Evenly spaced curve points to draw, at most ``max_frames``, always the first and the last."""
-    if num_points <= max_frames:
-        return np.arange(num_points)
-    return np.unique(np.linspace(0, num_points - 1, max_frames).round().astype(int))
-
-
-def inserted_images(image: np.ndarray, saliency: np.ndarray, fractions: np.ndarray, preset: str = "smdl_baseline",
-                    blackbox: object = None) -> np.ndarray:
-    """The insertion images uint8 ``(F, H, W, 3)``: the top ``fraction`` of pixels (by ``saliency (H, W)``)
-    copied from ``image`` (RGB uint8) into the preset's insertion start (black, or RISE's blur)."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
-    spec = get_preset(preset)
-    start = make_fill(spec.insertion_start, x, blackbox, spec)
-    ranks = pixel_ranks(torch.from_numpy(np.asarray(saliency, dtype=np.float32))[None])
-    counts = torch.from_numpy(np.round(np.asarray(fractions) * saliency.size).astype(np.int64))
-    changed = ranks[None, None, 0] < counts.view(-1, 1, 1, 1)  # (F, 1, H, W)
-    frames = torch.where(changed, x, start)
-    return (frames.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()
-
-
-def animate_insertion(image: np.ndarray, saliency: np.ndarray, x: np.ndarray, curve: np.ndarray, out: str | Path,
-                      *, preset: str = "smdl_baseline", title: str = "", fps: int = 8, max_frames: int = 40,
-                      dpi: int = 80,
-                      blackbox: object = None) -> Path:
-    """Write the animation of one insertion curve.
-
-    Args:
-        image: RGB uint8 ``(H, W, 3)`` at the map's size.
-        saliency: ``(H, W)`` map, higher = inserted first.
-        x: ``(n + 1,)`` fraction of pixels inserted at each curve point; curve: ``(n + 1,)`` scores.
-        out: ``.gif`` or ``.mp4`` (MP4 needs ffmpeg; falls back to a GIF beside it).
-        preset: the insertion start shown (``smdl_baseline``/``xplique``/``la``: black; ``rise2018``: blur).
-        max_frames: at most this many frames (curve points subsampled evenly); dpi: resolution of the frames.
-
-    Returns:
-        The written path.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import animation
-
-    x, curve = np.asarray(x, dtype=np.float64), np.asarray(curve, dtype=np.float64)
-    if x.shape != curve.shape or x.ndim != 1 or len(x) < 2:
-        raise ToolkitError(f"x {x.shape} and curve {curve.shape} must be 1-D of the same length >= 2")
-    if saliency.shape != image.shape[:2]:
-        raise ToolkitError(f"map {saliency.shape} and image {image.shape[:2]} must have the same H x W")
-    keep = frame_indices(len(x), max_frames)
-    images = inserted_images(image, saliency, x[keep], preset, blackbox)
-    out = Path(out)
-    use_mp4 = out.suffix == ".mp4" and shutil.which("ffmpeg") is not None
-    if out.suffix == ".mp4" and not use_mp4:
-        out = out.with_suffix(".gif")
-        print(f"ffmpeg not found: writing {out} instead")
-    fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1, 1.3]})
-    shown = ax_img.imshow(images[0])
-    ax_img.axis("off")
-    (line,) = ax_curve.plot([], [], "-", color="tab:red")
-    (dot,) = ax_curve.plot([], [], "o", color="tab:red")
-    ax_curve.set_xlim(0, 1)
-    ax_curve.set_ylim(0, max(1.0, float(curve.max())) * 1.02)
-    ax_curve.set_xlabel("fraction of pixels inserted")
-    ax_curve.set_ylabel("probability of the scored class")
-    ax_curve.grid(alpha=0.3)
-    fig.suptitle(title or f"insertion ({preset})", fontsize=10)
-    fig.tight_layout()
-
-    def draw(frame: int) -> tuple:
-        j = keep[frame]
-        shown.set_data(images[frame])
-        line.set_data(x[: j + 1], curve[: j + 1])
-        dot.set_data([x[j]], [curve[j]])
-        auc = np.trapezoid(curve[: j + 1], x[: j + 1]) if j else 0.0
-        ax_img.set_title(f"{x[j]:.0%} inserted, p = {curve[j]:.3f}, area so far {auc:.3f}", fontsize=9)
-        return shown, line, dot
-
-    anim = animation.FuncAnimation(fig, draw, frames=len(keep), blit=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writer = animation.FFMpegWriter(fps=fps) if use_mp4 else animation.PillowWriter(fps=fps)
-    anim.save(out, writer=writer, dpi=dpi)
-    plt.close(fig)
-    return out
+from common.figures import animate_insertion, frame_indices  # noqa: F401  (frame_indices re-exported)
 
 
 def run(args: argparse.Namespace) -> Path:
+    import torch
+
     from common.eval_list import load_image_ref
-    from evals.causal import insertion_deletion
+    from evals.causal import get_preset, insertion_deletion, insertion_images
     from evals.metrics import load_dense_map
     from models import load_model
 
@@ -115,6 +29,8 @@ def run(args: argparse.Namespace) -> Path:
     if not path.is_file():
         raise ToolkitError(f"--map {path}: file not found (an H x W map, a (3, H, W) map or an SMDL rank map .npy)")
     saliency, _ = load_dense_map(path)
+    if not np.isfinite(saliency).all():
+        raise ToolkitError(f"--map {path}: {int((~np.isfinite(saliency)).sum())} NaN or inf values; regenerate the map")
     get_preset(args.preset)
     blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
     image = blackbox.resize(load_image_ref(args.image))
@@ -125,9 +41,10 @@ def run(args: argparse.Namespace) -> Path:
         targets = [int(blackbox.predict(blackbox.to_tensor(image)).argmax())]
     res = insertion_deletion(blackbox, blackbox.to_tensor(image), torch.from_numpy(saliency)[None], args.preset,
                              targets=targets, batch_size=args.batch_size)
-    out = animate_insertion(image, saliency, res.x, res.insertion_curves[0], args.out, preset=args.preset,
+    out = animate_insertion(lambda f: insertion_images(image, saliency, f, args.preset, blackbox), res.x,
+                            res.insertion_curves[0], args.out, preset=args.preset,
                             title=f"{path.stem}: insertion ({args.preset}), AUC {res.insertion_auc:.3f}",
-                            fps=args.fps, max_frames=args.max_frames, blackbox=blackbox)
+                            fps=args.fps, max_frames=args.max_frames)
     print(f"wrote {out}")
     return out
 
