@@ -142,6 +142,8 @@ def test_read_only_folder_for_a_normal_user(tmp_path):
     ("img0.png abc\n", ":1: label 'abc' is not an integer"),
     ("img0.png 1\nimg1.png 2x\n", ":2: label '2x' is not an integer"),
     ("img0.png -4\n", ":1: negative class id"),
+    ("img0.png 1\nimg1.png 335.5\n", ":2: label '335.5' is not an integer class id"),
+    ("img0.png nan\n", ":1: label 'nan' is not an integer class id"),
     ("# only a comment\n\n", "no samples"),
     ("", "no samples"),
 ])
@@ -152,6 +154,14 @@ def test_bad_eval_list(content, expected, toy_set, monkeypatch, capsys):
         main(PRESET, toy_argv(toy_set))
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and err.count("\n") == 0 and expected in err, err
+
+
+def test_float_label_with_zero_fraction_is_the_integer_class(toy_set, monkeypatch):
+    """``img0.png 2.0`` explains class 2 (was read as the file name 'img0.png 2.0': "image file not found")."""
+    (toy_set / "list.txt").write_text("img0.png 2.0\nimg1.png 1\n")
+    run_dir, report = main(PRESET, toy_argv(toy_set))
+    assert (report.done, report.failed) == (2, 0)
+    assert json.loads((run_dir / "json" / "2" / "img0.json").read_text())["target"] == 2
 
 
 def test_path_with_a_space_is_not_a_bad_label(tmp_path):
@@ -601,6 +611,27 @@ def test_plain_progress_lines_have_no_escape_codes(toy_set, capsys, monkeypatch)
     main(PRESET, argv + ["--end", "2"])
     err = capsys.readouterr().err
     assert "2/2 img" in err and "\r" not in err and "\x1b" not in err
+
+
+def test_progress_counts_finished_samples_only(tmp_path, capsys, monkeypatch):
+    """The line never says 2/2 while the second sample is still being computed; skipped ones leave the rate."""
+    from common.results import run_samples
+
+    monkeypatch.setenv("TOOLKIT_PROGRESS", "plain")
+    monkeypatch.setenv("TOOLKIT_PROGRESS_INTERVAL", "0")
+    seen: dict[str, str] = {}
+
+    def process(name: str) -> None:
+        seen[name] = capsys.readouterr().err
+        time.sleep(0.05)
+
+    run_samples(["done", "a", "b"], run_dir=tmp_path, is_done=lambda n: n == "done", process=process,
+                name_of=lambda n: n, desc="t")
+    assert "1/3" in seen["a"] and "2/3" not in seen["a"]
+    assert "2/3" in seen["b"] and "3/3" not in seen["b"], seen["b"]
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    rate = float(last.split(", ")[1].split()[0])
+    assert "3/3" in last and rate <= 20.5, f"2 computed in >= 0.1 s; the skipped one is not in the rate ({last})"
 
 
 def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):
