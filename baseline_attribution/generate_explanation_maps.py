@@ -34,6 +34,7 @@ from common.claims import ClaimBoard
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
+from common.names import BASELINE_METHODS, MODELS
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
 from common.run_identity import IDENTITY_FIELD, RunIdentity, bind_run_folder, file_sha256, result_matches
 from common.sharding import add_scale_arguments, resolve_shard
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m baseline_attribution.generate_explanation_maps",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--method", required=True, type=LazyChoices(_method_names), metavar="METHOD", help="baseline attribution method")
+    parser.add_argument("--method", required=True, type=LazyChoices(_method_names, BASELINE_METHODS, "baseline_attribution.registry"), metavar="METHOD", help="baseline attribution method")
     data = parser.add_argument_group("data")
     data.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     data.add_argument("--eval-list", default="demo",
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--begin", type=int, default=0, help="first line (0-based) of the eval list to process")
     data.add_argument("--end", type=int, default=-1, help="one past the last line; -1 = through the last line")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=DEFAULT_MODEL, type=LazyChoices(_model_names), metavar="MODEL", help="black-box classifier")
+    model.add_argument("--model", default=DEFAULT_MODEL, type=LazyChoices(_model_names, MODELS, "models.registry"), metavar="MODEL", help="black-box classifier")
     model.add_argument("--weights", default=None, help="local weights file (torchvision models; no downloads here)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     model.add_argument("--batch-size", type=int, default=32,

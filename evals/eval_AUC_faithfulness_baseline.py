@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.results import to_jsonable, write_json_atomic
@@ -109,7 +110,7 @@ def highest_confidence_summary(blackbox: Any, images: torch.Tensor, labels: list
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.eval_AUC_faithfulness_baseline",
                                      description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--maps-dir", required=True, help="folder of <class>/<stem>.npy maps (one method)")
     parser.add_argument("--eval-list", default="demo", help="eval list of 'path label' lines, or 'demo'")
     parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")

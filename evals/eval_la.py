@@ -30,6 +30,7 @@ import numpy as np
 
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
+from common.names import LA_METHODS, MODELS
 from common.results import atomic_write
 from local_attribution.generate_attributions import LA_NAME, attribution_path, run_key
 from local_attribution.generate_pt import load_packed
@@ -191,9 +192,9 @@ def run(args: argparse.Namespace) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.eval_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
+    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names, MODELS, "models.registry"), metavar="NAME",
                         help="network to evaluate")
-    parser.add_argument("--attr_method", default=LA_NAME,
+    parser.add_argument("--attr_method", default=LA_NAME, type=LazyChoices(lambda: LA_METHODS, LA_METHODS), metavar="METHOD",
                         help="attribution method whose maps are scored (la, agi, attexplore, big, deeplift, eg, "
                              "fast_ig, guided_ig, ig, mfaba, sg, sm)")
     parser.add_argument("--spatial_range", type=int, default=20, help="LA only: s of the maps (file-name key)")

@@ -32,8 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.cli_style import LazyChoices, OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
+from common.names import REPORT_METHODS
 from common.results import run_samples, write_json_atomic, write_npy_atomic
 from evals.causal import PRESETS, get_preset, insertion_deletion
 from evals.metrics import METRICS, highest_confidence_dense
@@ -357,13 +359,15 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--eval-list", default="demo", help="eval list file of 'path label' lines, or 'demo'")
     parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     parser.add_argument("--photos", nargs="+", default=None,
                         help="only these samples (result names without extension, e.g. coffee chelsea)")
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="methods to compare (default: smdl, every local_attribution method, every baseline)")
+    parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                        type=LazyChoices(available_methods, REPORT_METHODS, "local_attribution.registry"),
+                        help="methods to compare (default: smdl, every local_attribution method, every baseline); "
+                             f"one of: {', '.join(REPORT_METHODS)}")
     parser.add_argument("--param", action="append", default=[],
                         help="method setting METHOD.KEY=VALUE, repeatable (smdl.division, smdl.selector, smdl.<division "
                              "option>, la.max_iter, ...)")

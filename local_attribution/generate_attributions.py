@@ -40,6 +40,7 @@ import numpy as np
 
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
+from common.names import LA_METHODS, MODELS
 from common.results import write_json_atomic, write_npy_atomic
 from common.sharding import add_scale_arguments, resolve_shard
 from common.validation import check_input_file, check_range, check_writable_dir, flag_name
@@ -393,9 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
+    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names, MODELS, "models.registry"), metavar="NAME",
                         help="network to explain (torchvision ones need --weights FILE)")
-    parser.add_argument("--attr_method", default=LA_NAME, type=LazyChoices(_method_names), metavar="METHOD",
+    parser.add_argument("--attr_method", default=LA_NAME, type=LazyChoices(_method_names, LA_METHODS, "local_attribution.registry"), metavar="METHOD",
                         help="attribution method (la, agi, attexplore, big, deeplift, eg, fast_ig, guided_ig, ig, mfaba, "
                              "sg, sm; local_attribution.list_methods() has them all)")
     parser.add_argument("--spatial_range", type=int, default=20,

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
 from evals.la_insertion_deletion import insertion_deletion
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_la", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--eval-list", default="demo", help="eval list or 'demo' (the built-in photos)")
     parser.add_argument("--Datasets", default=".", help="root of the eval-list paths")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")

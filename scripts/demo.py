@@ -13,17 +13,17 @@ import argparse
 import time
 from pathlib import Path
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import exit_on_toolkit_error
 from common.results import write_json_atomic
 from evals.eval_AUC_faithfulness import evaluate_explanation_dir, format_table
 from submodular_attribution.cli import main as smdl_main
 from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
-from visualization.demo import draw_results_folder
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--save-dir", default="demo_results", help="where results and figures go")
     parser.add_argument("--region-size", type=int, default=40,
                         help="SLICO region size; 40 gives ~33 regions per photo (30, the paper's, gives ~49 and is ~2x slower)")
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward")
     args = parser.parse_args(argv)
+    from visualization.demo import draw_results_folder  # here: keeps torch out of --help
 
     start = time.perf_counter()
     run_dir, report = smdl_main(PRESET, [

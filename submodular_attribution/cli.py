@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from common.cli_style import LazyChoices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import DEMO_LIST, Sample, parse_eval_list, select_range
+from common.names import SELECTORS
 from common.progress import log_line
 from common.results import BatchReport, run_samples, write_json_atomic, write_npy_atomic
 from common.run_identity import RunIdentity, bind_run_folder, file_sha256, result_matches
@@ -108,7 +109,7 @@ def build_parser(preset: Preset) -> argparse.ArgumentParser:
     objective = parser.add_argument_group("objective (F = λ1·confidence + λ2·effectiveness + λ3·consistency + λ4·collaboration)")
     for index, (term, default) in enumerate(zip(("confidence", "effectiveness", "consistency", "collaboration"), preset.lambdas), 1):
         objective.add_argument(f"--lambda{index}", type=float, default=default, help=f"weight of the {term} term")
-    objective.add_argument("--selector", default=preset.selector, type=LazyChoices(_selector_names), metavar="NAME",
+    objective.add_argument("--selector", default=preset.selector, type=LazyChoices(_selector_names, SELECTORS, "submodular_attribution.selection.base"), metavar="NAME",
                            help="subset selection algorithm (greedy: the original)")
     objective.add_argument("--fill", default="black", type=LazyChoices(_fill_names), metavar="FILL",
                            help="what removed pixels become (black: the original; mean, blur)")

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import load_image_ref
 from common.images import resize_image
@@ -141,7 +142,7 @@ def draw_results_folder(explanation_dir: str | Path, out_dir: str | Path | None 
 
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(prog="python -m visualization.demo", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--explanation-dir", required=True, help="an SMDL run folder holding json/ and npy/")
     parser.add_argument("--out", default=None, help="folder for the figures (default: <explanation-dir>/figures)")
     args = parser.parse_args(argv)

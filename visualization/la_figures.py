@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from visualization.heatmaps import min_max, overlay, percentile_clip, to_2d
 
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m visualization.la_figures", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--attributions-dir", default="attributions", help="folder of the _attributions.npy files")
     parser.add_argument("--model", default="efficientnet_lite0", help="model name in the file names")
     parser.add_argument("--index", type=int, nargs="+", default=[0], help="image rows of img_batch.pt to draw")
