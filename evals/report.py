@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.cli_style import LazyChoices, OneDefaultFormatter
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
 from common.names import REPORT_METHODS
@@ -365,7 +365,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photos", nargs="+", default=None,
                         help="only these samples (result names without extension, e.g. coffee chelsea)")
     parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                        type=LazyChoices(available_methods, REPORT_METHODS, "local_attribution.registry"),
                         help="methods to compare (default: smdl, every local_attribution method, every baseline); "
                              f"one of: {', '.join(REPORT_METHODS)}")
     parser.add_argument("--param", action="append", default=[],

@@ -55,7 +55,7 @@ BAD_VALUES = [
     ("evals.eval_highest_confidence", ["--explanation-dir", "/nonexistent/run"], "--explanation-dir", None),
     ("evals.eval_AUC_faithfulness_baseline", ["--maps-dir", "/nonexistent/maps"], "--maps-dir",
      HELP_XFAIL["evals.eval_AUC_faithfulness_baseline"]),
-    ("evals.report", ["--methods", "bogus"], "choose one of smdl", HELP_XFAIL["evals.report"]),
+    ("evals.report", ["--methods", "bogus"], "--methods", HELP_XFAIL["evals.report"]),
     ("evals.eval_la", ["--attr-method", "bogus"], "choose one of la, agi", None),
     ("visualization.demo", ["--explanation-dir", "/nonexistent/run"], "--explanation-dir",
      HELP_XFAIL["visualization.demo"]),
