@@ -2,13 +2,20 @@
 
 Format: one sample per line, the image path relative to ``--Datasets`` followed by an integer class id.
 Paths may contain spaces (the label is the last whitespace-separated token). A line whose last token is not
-an integer is a path without a label (the model's top-1 class is explained). Blank lines and lines starting
-with ``#`` are ignored. ``--eval-list demo`` is the built-in set of real photos (:mod:`common.demo_images`).
+a number is a path without a label (the model's top-1 class is explained). Blank lines and lines starting
+with ``#`` are ignored.
+
+Labels written as floats: ``335.0`` (an integer column that went through a float, as pandas writes it when the
+column had a missing value) is read as class 335: the value is exact and means one class only. Any other
+number (``335.5``, ``1e3``, ``nan``) is refused with the file and line: truncating it would explain a class
+nobody asked for. Before, ``img.png 335.0`` was read as the file name ``"img.png 335.0"`` and failed as
+"image file not found" after the model had loaded. ``--eval-list demo`` is the built-in set of real photos (:mod:`common.demo_images`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -20,6 +27,29 @@ from common.images import load_image
 
 DEMO_LIST = "demo"
 DEMO_PREFIX = "demo:"
+_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGRAL_FLOAT = re.compile(r"[+-]?\d+\.0+")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_label(token: str) -> int | None:
+    """The class id of a label token: ``"335"`` and ``"335.0"`` -> 335; None when it is no number at all.
+
+    Raises:
+        ValueError: a number that is not an integer class id (``"335.5"``, ``"1e3"``, ``"nan"``).
+    """
+    if _INTEGER.fullmatch(token) or _INTEGRAL_FLOAT.fullmatch(token):
+        return int(float(token)) if "." in token else int(token)
+    if _is_number(token):
+        raise ValueError(token)
+    return None
 
 
 @dataclass(frozen=True)
@@ -81,16 +111,18 @@ def parse_eval_list(list_path: str | Path, dataset_root: str | Path = ".") -> li
         parts = line.rsplit(maxsplit=1)
         label: int | None = None
         path = line
-        if len(parts) == 2:
+        if len(parts) == 2 and not (not PurePosixPath(parts[0]).suffix and (root / line).exists()):
             try:
-                label = int(parts[1])
-                path = parts[0].strip()
+                label = parse_label(parts[1])
             except ValueError:
-                label = None
-                # "img.png abc": a bad label, unless the whole line is a file name with a space in it
-                if PurePosixPath(parts[0]).suffix and not PurePosixPath(parts[1]).suffix and not (root / line).exists():
-                    raise ToolkitError(f"{list_path}:{number}: label {parts[1]!r} is not an integer class id "
-                                       f"in {raw!r}; expected 'relative/path.ext class_id'") from None
+                raise ToolkitError(f"{list_path}:{number}: label {parts[1]!r} is not an integer class id in {raw!r}; "
+                                   "expected 'relative/path.ext class_id' (e.g. 335, or 335.0)") from None
+            if label is not None:
+                path = parts[0].strip()
+            # "img.png abc": a bad label, unless the whole line is a file name with a space in it
+            elif PurePosixPath(parts[0]).suffix and not PurePosixPath(parts[1]).suffix and not (root / line).exists():
+                raise ToolkitError(f"{list_path}:{number}: label {parts[1]!r} is not an integer class id "
+                                   f"in {raw!r}; expected 'relative/path.ext class_id'")
         if label is not None and label < 0:
             raise ToolkitError(f"{list_path}:{number}: negative class id {label} in {raw!r}; labels are class indices >= 0")
         pure = PurePosixPath(path)

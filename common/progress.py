@@ -2,7 +2,8 @@
 
 On a terminal: a tqdm bar. When stderr is a file or a pipe (a SLURM log, ``> run.log 2>&1``): plain lines
 ``desc: 12/50 img, 0.41 img/s, eta 93 s`` every ``interval`` seconds and at the end, with no carriage returns
-or escape codes. ``TOOLKIT_PROGRESS=plain|tty|off`` overrides the detection; ``TOOLKIT_PROGRESS_INTERVAL``
+or escape codes. The count is of finished items (callers update after an item is done, never before), and
+the rate and eta leave out items that took no time (:func:`advance` with ``computed=False``). ``TOOLKIT_PROGRESS=plain|tty|off`` overrides the detection; ``TOOLKIT_PROGRESS_INTERVAL``
 sets the seconds between plain lines.
 """
 
@@ -87,6 +88,14 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = N
     if mode == "plain" and leave:
         return PlainProgress(iterable, total=total, desc=desc, unit=unit, initial=initial)
     return _Off(iterable, total=total, desc=desc, unit=unit, initial=initial)
+
+
+def advance(bar: Any, count: int = 1, *, computed: bool = True) -> None:
+    """Count ``count`` finished items on ``bar``; ``computed=False`` (skipped, done elsewhere) keeps them out of
+    the rate and eta of plain lines (they took no time here)."""
+    if not computed and isinstance(bar, PlainProgress):
+        bar.initial += count
+    bar.update(count)
 
 
 def log_line(text: str) -> None:

@@ -73,14 +73,19 @@ class BatchReport:
     skipped: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
-    claimed_elsewhere: int = 0  # samples another live worker was computing (see common.claims)
+    claimed_elsewhere: int = 0  # left to another live worker (only with wait_for_others=False, see run_samples)
+    done_elsewhere: int = 0  # finished by another worker while this one waited for it
+    taken_over: int = 0  # claims of dead or stale workers this worker took over
 
     def summary(self) -> str:
         text = f"{self.done} explained, {self.skipped} already done (skipped), {self.failed} failed"
+        if self.done_elsewhere:
+            text += f", {self.done_elsewhere} finished by other workers"
+        if self.taken_over:
+            text += f", {self.taken_over} taken over from dead workers"
         if self.claimed_elsewhere:
             text += f", {self.claimed_elsewhere} being computed by other workers"
         return text
-
 
 def log_error(run_dir: str | Path, sample_name: str, exc: BaseException) -> None:
     """Append one line ``{"sample", "error", "traceback", "time"}`` to ``<run_dir>/errors.jsonl``."""
@@ -111,24 +116,33 @@ def run_samples(
     claims: Any = None,
     prepare: Callable[[Any], Any] | None = None,
     prefetch_depth: int = 0,
+    wait_for_others: bool = True,
+    poll_seconds: float = 1.0,
 ) -> BatchReport:
     """The one batch loop: skip finished samples (resume), process the rest, log failures and go on.
 
     ``process(sample)`` (or ``process(sample, prepare(sample))`` when ``prepare`` is given) must write its
     results atomically; an exception raised for one sample is logged to ``errors.jsonl`` and printed as one
-    line on stderr, and the loop continues.
+    line on stderr, and the loop continues. The progress bar counts finished samples (computed, skipped or
+    failed), never the one being computed.
 
     Args:
         claims: a :class:`common.claims.ClaimBoard` (opened) shared with other workers on ``run_dir``: a
-            sample is processed only by the worker that claims it; the claim is released afterwards.
+            sample is processed only by the worker that claims it; the claim is released afterwards. Claims
+            of dead workers are taken over (:mod:`common.claims`).
         prepare: per-sample work that needs no model (load, resize, divide); with ``prefetch_depth > 0`` it
             runs on a background thread that many samples ahead (:mod:`common.prefetch`).
+        wait_for_others: after the pass, wait for the samples other workers held (polling every
+            ``poll_seconds``) until each is finished by them, or their claim is abandoned (owner dead or
+            stale) and this worker computes it. So a run that returns has every selected sample done or
+            failed; with False those samples are left to the other workers (``claimed_elsewhere``).
     """
     from common.prefetch import prefetch
-    from common.progress import log_line, progress_bar
+    from common.progress import advance, log_line, progress_bar
 
     report = BatchReport()
     samples = list(samples)
+    taken_before = claims.taken_over if claims is not None else 0
 
     def gate(sample: Any) -> tuple[str, Any, BaseException | None]:
         if is_done(sample):
@@ -146,40 +160,66 @@ def run_samples(
         except Exception as exc:  # noqa: BLE001 - logged per sample by the consumer
             return _RUN, None, exc
 
+    def compute(sample: Any, prepared: Any, error: BaseException | None) -> None:
+        name = name_of(sample)
+        bar.set_postfix_str(name[-40:])
+        try:
+            if error is not None:
+                raise error
+            process(sample) if prepare is None else process(sample, prepared)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a batch run logs the bad sample and goes on
+            log_error(run_dir, name, exc)
+            report.failed += 1
+            report.failures.append(name)
+            kind = "error" if isinstance(exc, ToolkitError) else exc.__class__.__name__
+            log_line(f"skipped {name}: {kind}: {exc}")
+        else:
+            report.done += 1
+        finally:
+            if claims is not None:
+                claims.release(name)
+
+    held_elsewhere: list[Any] = []
     bar = progress_bar(total=len(samples), desc=desc, unit="img", enabled=progress)
     try:
         for sample, gated, gate_error in prefetch(samples, gate, prefetch_depth):
-            name = name_of(sample)
-            if gate_error is not None:  # is_done or the claim itself failed
-                status, prepared, error = _RUN, None, gate_error
+            status, prepared, error = (_RUN, None, gate_error) if gate_error is not None else gated
+            if status == _DONE:
+                report.skipped += 1
+                advance(bar, computed=False)
+            elif status == _CLAIMED:
+                held_elsewhere.append(sample)
             else:
-                status, prepared, error = gated
-            if status in (_DONE, _CLAIMED):
-                report.skipped += status == _DONE
-                report.claimed_elsewhere += status == _CLAIMED
-                bar.update(1)
-                continue
-            bar.set_postfix_str(name[-40:])
-            try:
-                if error is not None:
-                    raise error
-                process(sample) if prepare is None else process(sample, prepared)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a batch run logs the bad sample and goes on
-                log_error(run_dir, name, exc)
-                report.failed += 1
-                report.failures.append(name)
-                kind = "error" if isinstance(exc, ToolkitError) else exc.__class__.__name__
-                log_line(f"skipped {name}: {kind}: {exc}")
-                continue
-            finally:
-                if claims is not None:
-                    claims.release(name)
-                bar.update(1)  # progress counts finished samples (computed, failed), never the one being computed
-            report.done += 1
+                compute(sample, prepared, error)
+                advance(bar)
+        if held_elsewhere and wait_for_others:
+            log_line(f"waiting for {len(held_elsewhere)} samples held by other workers (first: "
+                     f"{name_of(held_elsewhere[0])}, {claims.holder(name_of(held_elsewhere[0]))}); a dead worker's "
+                     "sample is taken over")
+        while held_elsewhere and wait_for_others:
+            time.sleep(min(poll_seconds, claims.heartbeat_seconds))
+            still_held = []
+            for sample in held_elsewhere:
+                try:
+                    status, prepared, error = gate(sample)
+                except Exception as exc:  # noqa: BLE001 - is_done or the claim failed: logged as the sample's error
+                    status, prepared, error = _RUN, None, exc
+                if status == _CLAIMED:
+                    still_held.append(sample)
+                elif status == _DONE:
+                    report.done_elsewhere += 1
+                    advance(bar, computed=False)
+                else:
+                    compute(sample, prepared, error)
+                    advance(bar)
+            held_elsewhere = still_held
+        report.claimed_elsewhere = len(held_elsewhere)
     finally:
         bar.close()
+    if claims is not None:
+        report.taken_over = claims.taken_over - taken_before
     return report
 
 

@@ -99,5 +99,6 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
     group.add_argument("--heartbeat-seconds", type=float, default=30.0,
                        help="how often a worker refreshes its claims on samples")
     group.add_argument("--stale-seconds", type=float, default=300.0,
-                       help="a claim not refreshed for this long belongs to a dead worker and is taken over")
+                       help="a claim not refreshed for this long belongs to a dead worker and is taken over (a claim "
+                            "whose owner ran on this machine and is gone is taken over at once)")
     return group

@@ -1,8 +1,8 @@
 """``--status``: done / failed / claimed / missing counts of a run folder for an eval list.
 
-done: a result written by the folder's settings; claimed: a live worker holds it (stale claims are
-counted as missing: the next worker takes them over); failed: logged in ``errors.jsonl`` and not done
-since; missing: the rest (never started, or a stale claim).
+done: a result written by the folder's settings; claimed: a live worker holds it (claims of dead workers
+on this machine and stale claims are counted as missing: the next worker takes them over); failed: logged
+in ``errors.jsonl`` and not done since; missing: the rest (never started, or a dead or stale claim).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def failed_names(run_dir: str | Path) -> set[str]:
 def run_status(run_dir: str | Path, samples: Iterable[Any], is_done: Callable[[Any], bool],
                name_of: Callable[[Any], str] = lambda s: s.name,
                stale_seconds: float = DEFAULT_STALE_SECONDS) -> dict[str, Any]:
-    """Counts ``{"total", "done", "failed", "claimed", "stale", "missing"}`` plus the names not done."""
+    """Counts ``{"total", "done", "failed", "claimed", "stale", "missing"}`` plus the names not done (``stale``:
+    missing samples whose claim belongs to a dead worker on this machine or was not refreshed for ``stale_seconds``)."""
     claims = live_claims(run_dir, stale_seconds)
     failed = failed_names(run_dir)
     counts = {"total": 0, "done": 0, "failed": 0, "claimed": 0, "stale": 0, "missing": 0}
@@ -57,10 +58,12 @@ def run_status(run_dir: str | Path, samples: Iterable[Any], is_done: Callable[[A
 
 
 def format_status(status: dict[str, Any], limit: int = 10) -> str:
-    """``<run_dir>: N samples: done D, failed F, claimed C, missing M (S stale claims)`` plus a few names."""
+    """``<run_dir>: N samples: done D, failed F, claimed C, missing M (S with the claim of a dead or stale worker)``
+    plus a few names."""
     lines = [f"{status['run_dir']}: {status['total']} samples: done {status['done']}, failed {status['failed']}, "
              f"claimed {status['claimed']}, missing {status['missing']}"
-             + (f" ({status['stale']} with a stale claim)" if status["stale"] else "")]
+             + (f" ({status['stale']} with the claim of a dead or stale worker: the next run takes them over)"
+                 if status["stale"] else "")]
     for kind in ("failed", "claimed", "missing"):
         names = status["names"][kind]
         if names:

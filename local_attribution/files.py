@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.errors import ToolkitError
-from common.results import write_json_atomic, write_npy_atomic
+from common.method_contract import MethodError, check_finite_map
+from common.results import log_error, write_json_atomic, write_npy_atomic
 from local_attribution.packed import PackedBatch
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ def compute_attributions(
         first = shard.select(todo)
         start = todo.index(first[0]) if first else 0
         todo = todo[start:] + todo[:start]
-    bar = None
+    bar, failed = None, []
     if progress:
         from common.progress import progress_bar
 
@@ -260,14 +261,22 @@ def compute_attributions(
         if tuple(maps.shape) != (end - begin, *image_shape):
             raise ToolkitError(f"--attr_method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
                                f"{(end - begin, *image_shape)}")
-        path = work / f"{begin:06d}-{end:06d}.npy"
-        write_npy_atomic(path, maps.numpy())
+        try:  # a map with NaN/inf is never written: the batch is logged as failed and the run goes on
+            check_finite_map(maps.numpy(), f"--attr_method {meta.get('attr_method')}, images {begin}..{end - 1}")
+        except MethodError as exc:
+            log_error(work, f"images {begin}..{end - 1}", exc)
+            failed.append(f"{begin}..{end - 1}")
+        else:
+            write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
         if claims is not None:
             claims.release(key)
         if bar is not None:
             bar.update(end - begin)
     if bar is not None:
         bar.close()
+    if failed:
+        raise ToolkitError(f"{len(failed)} batches (images {', '.join(failed)}) gave NaN/inf maps, logged to "
+                           f"{work / 'errors.jsonl'}; {output} is not written")
     chunks = finished_chunks(work, n, image_shape)
     covered[:] = False
     for begin, end, _ in chunks:

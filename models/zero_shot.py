@@ -177,6 +177,34 @@ class ZeroShotClassifier(ImageClassifier):
         return super().normalize(x.flip(1) if self.bgr else x)
 
 
+_UNREADABLE = ("weights_only", "PytorchStreamReader", "invalid load key", "Ran out of input", "deserializing header")
+
+
+def looks_like_checkpoint(path: str | Path) -> bool:
+    """Whether the file starts like a checkpoint: a torch zip (``PK``), a pickle (protocol >= 2) or safetensors
+    (8-byte header length, then ``{``)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    return head[:2] == b"PK" or head[:1] == b"\x80" or (len(head) == 9 and head[8:9] == b"{")
+
+
+def checkpoint_problem(exc: BaseException, path: str | Path) -> str:
+    """One clause for a checkpoint that failed to load: ``not a readable checkpoint file (UnpicklingError)`` for a file
+    that is no checkpoint at all or a damaged one (torch's many-line ``weights_only`` advice is dropped: it does not
+    apply, and loading untrusted pickles is not offered), else the first line of the error (e.g. missing keys: a
+    checkpoint of another architecture)."""
+    text = str(exc).strip()
+    name = exc.__class__.__name__
+    if (not looks_like_checkpoint(path) or name in ("UnpicklingError", "EOFError", "SafetensorError")
+            or any(key in text for key in _UNREADABLE)):
+        return f"not a readable checkpoint file ({name})"
+    first = text.splitlines()[0] if text else name
+    return f"not an open_clip checkpoint of this architecture ({first[:200]})"
+
+
 def _hf_cached_file(repo_id: str, filename: str) -> str | None:
     from huggingface_hub import try_to_load_from_cache
 
@@ -212,8 +240,9 @@ def _resolve_pretrained_tag(arch: str, tag: str) -> Path | None:
         if candidate.is_file():
             return candidate
         where = str(candidate)
-    raise ToolkitError(f"--weights {tag}: the open_clip {arch} '{tag}' weights are not in {where} and nothing is "
-                       f"downloaded here; copy the checkpoint file to this machine and pass --weights FILE")
+    raise ToolkitError(f"clip:{arch} has no weights on this machine: --weights {tag} (open_clip's pretrained tag; the "
+                       f"CLIP presets use it when --weights is not given) needs a file in {where}, which is not there, "
+                       "and nothing is downloaded here; copy the checkpoint to this machine and pass --weights FILE")
 
 
 def _resolve_source(arch: str, weights: str | Path | None) -> tuple[str, Path, dict]:
@@ -301,8 +330,8 @@ def load_zero_shot(arch: str, weights: str | Path | None = None, pretrained: boo
         try:
             open_clip.load_checkpoint(model, str(weights_path))
         except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched checkpoint is a user error
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise ToolkitError(f"--weights {weights}: not an open_clip {arch} checkpoint ({first[:200]})") from exc
+            raise ToolkitError(f"--weights {weights}: {checkpoint_problem(exc, weights_path)}; pass an open_clip checkpoint of {arch} "
+                               "(.pt, .bin or .safetensors)") from exc
     model.eval()
     tokenizer = open_clip.get_tokenizer(model_name)
 

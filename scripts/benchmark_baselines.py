@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 
 from baseline_attribution import generate_explanation_maps as generator
-from baseline_attribution import list_methods
+from common.cli_style import OneDefaultFormatter
+from common.names import BASELINE_METHODS
 from models import DEFAULT_MODEL
 
 
@@ -28,8 +29,8 @@ def table(rows: list[tuple[str, str, float, float, int]]) -> str:
 
 def main(argv: list[str] | None = None) -> list[tuple[str, str, float, float, int]]:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_baselines", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--methods", nargs="+", default=list_methods(), choices=list_methods(), help="methods to run")
+                                     formatter_class=OneDefaultFormatter)
+    parser.add_argument("--methods", nargs="+", default=list(BASELINE_METHODS), choices=BASELINE_METHODS, help="methods to run")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="black-box classifier")
     parser.add_argument("--begin", type=int, default=0, help="first demo photo")
     parser.add_argument("--end", type=int, default=1, help="one past the last demo photo (-1 = all)")

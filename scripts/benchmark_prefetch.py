@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cli_style import OneDefaultFormatter
+
 
 def make_images(folder: Path, count: int, side: int) -> Path:
     """``count`` demo photos resized to ``side x side`` JPEGs in ``folder``; returns the eval list path."""
@@ -36,7 +38,7 @@ def make_images(folder: Path, count: int, side: int) -> Path:
 
 def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_prefetch", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--images", type=int, default=6, help="number of images")
     parser.add_argument("--side", type=int, default=2048, help="side of the JPEGs written (pixels)")
     parser.add_argument("--region-size", type=int, default=56, help="SLICO region size (56: ~16 regions at 224)")

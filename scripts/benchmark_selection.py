@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli_style import OneDefaultFormatter
 from common.demo_images import DEMO_PHOTOS, load_demo_photo
 from evals.smdl_curves import areas_from_region_stack, smdl_curves
 from models import load_model
@@ -83,7 +84,7 @@ def run_one(blackbox, photo: str, lambdas: Lambdas, features: str, spec: str, me
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_selection", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--photos", nargs="+", default=list(DEMO_PHOTOS), choices=list(DEMO_PHOTOS), help="demo photos")
     parser.add_argument("--weightings", nargs="+", default=list(WEIGHTINGS), choices=list(WEIGHTINGS), help="term weightings")
     parser.add_argument("--features", nargs="+", default=["penultimate", "logits"], choices=["penultimate", "logits"],

@@ -13,14 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from common.cli_style import OneDefaultFormatter
 from common.demo_images import DEMO_PHOTOS, load_demo_photo
-from evals.smdl_curves import areas_from_rank_map, smdl_curves
-from models import load_model
-from scripts.peak_memory import PeakMemory
-from submodular_attribution import Lambdas, SubmodularExplainer
+from common.names import SELECTORS
 
 CONFIGS: dict[str, tuple[str, dict]] = {
     "grid4": ("grid", {"grid_size": 4}),
@@ -33,15 +28,22 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_smdl", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--photos", nargs="+", default=["coffee", "chelsea"], choices=list(DEMO_PHOTOS), help="demo photos")
     parser.add_argument("--configs", nargs="+", default=["grid4", "slico40", "slico30"], choices=list(CONFIGS),
                         help="division presets to compare")
-    parser.add_argument("--selector", default="greedy", help="selector name")
+    parser.add_argument("--selector", default="greedy", choices=SELECTORS, help="selector")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward")
     parser.add_argument("--out", default="benchmark_results/smdl_benchmark.md", help="markdown table output")
     args = parser.parse_args(argv)
+    import numpy as np  # here: keeps torch out of --help
+    import torch
+
+    from evals.smdl_curves import areas_from_rank_map, smdl_curves
+    from models import load_model
+    from scripts.peak_memory import PeakMemory
+    from submodular_attribution import Lambdas, SubmodularExplainer
 
     blackbox = load_model("efficientnet_lite0", device=args.device, batch_size=args.batch_size)
     rows = []

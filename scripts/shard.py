@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import exit_on_toolkit_error
 from common.eval_list import parse_eval_list, shard_ranges
 
 
 def main(argv: list[str] | None = None) -> list[tuple[int, int]]:
     parser = argparse.ArgumentParser(prog="python -m scripts.shard", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--eval-list", required=True, help="eval list file, or 'demo'")
     parser.add_argument("--shards", type=int, required=True, help="number of workers (GPUs)")
     args = parser.parse_args(argv)

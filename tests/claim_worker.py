@@ -1,7 +1,8 @@
 """A worker for the claim tests: ``python -m tests.claim_worker RUN_DIR N_SAMPLES SLEEP [STALE]``.
 
 Processes samples ``s0..s{N-1}`` through :func:`common.results.run_samples` with claims; each computation
-appends ``<name> <pid>`` to ``RUN_DIR/computed.log`` (O_APPEND) and writes ``RUN_DIR/done/<name>``.
+appends ``<name> <pid>`` to ``RUN_DIR/computed.log`` (O_APPEND) and writes ``RUN_DIR/done/<name>``. Prints
+``done claimed_elsewhere taken_over done_elsewhere`` of its :class:`common.results.BatchReport`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
     with ClaimBoard(run_dir, heartbeat_seconds=stale / 4, stale_seconds=stale) as board:
         report = run_samples(names, run_dir=run_dir, is_done=lambda n: (run_dir / "done" / n).exists(),
                              process=process, name_of=lambda n: n, progress=False, claims=board)
-    print(report.done, report.claimed_elsewhere, board.taken_over)
+    print(report.done, report.claimed_elsewhere, report.taken_over, report.done_elsewhere)
 
 
 if __name__ == "__main__":

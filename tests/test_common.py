@@ -1,5 +1,7 @@
 """Image loading, eval lists, ranges and shards, atomic writes."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -82,6 +84,32 @@ def test_eval_list_parsing(tmp_path):
     assert [s.label for s in samples] == [12, 3, None, 999]
     assert samples[0].ref == str(tmp_path / "root" / "a/b c.JPEG")
     assert samples[0].stem == "a/b c"
+
+
+@pytest.mark.parametrize("token,label", [("335", 335), ("335.0", 335), ("+7.00", 7), ("0", 0), ("img.png", None),
+                                         ("abc", None)])
+def test_label_tokens(token, label):
+    from common.eval_list import parse_label
+
+    assert parse_label(token) == label
+
+
+@pytest.mark.parametrize("token", ["335.5", "1e3", "nan", "inf", "3.0001"])
+def test_non_integer_numbers_are_refused_with_file_and_line(tmp_path, token):
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"ok.png 1\nimg.png {token}\n")
+    with pytest.raises(ToolkitError, match=rf"list.txt:2: label '{re.escape(token)}' is not an integer class id"):
+        parse_eval_list(lst, tmp_path)
+
+
+def test_a_file_whose_name_ends_in_a_number_is_still_a_path(tmp_path):
+    (tmp_path / "scan 1.5").write_bytes(b"")
+    (tmp_path / "list.txt").write_text("scan 1.5\nphoto 2.jpg\n")
+    samples = parse_eval_list(tmp_path / "list.txt", tmp_path)
+    assert [(s.name, s.label) for s in samples] == [("scan 1.5", None), ("photo 2.jpg", None)]
+    (tmp_path / "scan 1.5").unlink()
+    with pytest.raises(ToolkitError, match="label '1.5' is not an integer"):
+        parse_eval_list(tmp_path / "list.txt", tmp_path)
 
 
 def test_bad_line_reports_its_number(tmp_path):

@@ -142,6 +142,8 @@ def test_read_only_folder_for_a_normal_user(tmp_path):
     ("img0.png abc\n", ":1: label 'abc' is not an integer"),
     ("img0.png 1\nimg1.png 2x\n", ":2: label '2x' is not an integer"),
     ("img0.png -4\n", ":1: negative class id"),
+    ("img0.png 1\nimg1.png 335.5\n", ":2: label '335.5' is not an integer class id"),
+    ("img0.png nan\n", ":1: label 'nan' is not an integer class id"),
     ("# only a comment\n\n", "no samples"),
     ("", "no samples"),
 ])
@@ -152,6 +154,14 @@ def test_bad_eval_list(content, expected, toy_set, monkeypatch, capsys):
         main(PRESET, toy_argv(toy_set))
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and err.count("\n") == 0 and expected in err, err
+
+
+def test_float_label_with_zero_fraction_is_the_integer_class(toy_set, monkeypatch):
+    """``img0.png 2.0`` explains class 2 (was read as the file name 'img0.png 2.0': "image file not found")."""
+    (toy_set / "list.txt").write_text("img0.png 2.0\nimg1.png 1\n")
+    run_dir, report = main(PRESET, toy_argv(toy_set))
+    assert (report.done, report.failed) == (2, 0)
+    assert json.loads((run_dir / "json" / "2" / "img0.json").read_text())["target"] == 2
 
 
 def test_path_with_a_space_is_not_a_bad_label(tmp_path):
@@ -219,7 +229,7 @@ def test_eval_la_unknown_method(capsys):
     with pytest.raises(SystemExit) as info:
         eval_la_main(["--attr_method", "bogus"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "unknown method" in err and "generate_attributions" not in err
+    assert info.value.code == 2 and "unknown 'bogus'; choose one of la, agi" in err and "generate_attributions" not in err
 
 
 def test_eval_that_skips_a_file_exits_non_zero(toy_set, capsys):
@@ -419,24 +429,88 @@ def test_workers_on_one_folder_compute_each_sample_once(tmp_path, n_workers):
     assert sum(int(o.split()[0]) for o in outputs) == 12
 
 
-def test_a_killed_workers_claim_is_taken_over(tmp_path):
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.02)
+    assert condition(), "timed out"
+
+
+def test_a_killed_workers_claim_is_taken_over_at_once(tmp_path):
+    """Same machine: the claim names host, boot id, pid namespace, pid and start time; a gone pid frees it."""
     from common.claims import ClaimBoard
     from common.status import run_status
 
-    (slow,) = _workers(tmp_path, 1, 1, 60.0, stale=1.5)  # claims s0 and hangs in it
-    deadline = time.time() + 30
-    while not (tmp_path / "computed.log").exists() and time.time() < deadline:
-        time.sleep(0.05)
+    (slow,) = _workers(tmp_path, 1, 1, 60.0, stale=300.0)  # claims s0 and hangs in it; 300 s before it goes stale
+    _wait_for(lambda: (tmp_path / "computed.log").exists())
+    with ClaimBoard(tmp_path, heartbeat_seconds=0.1, stale_seconds=300) as board:
+        assert not board.claim("s0"), "a live worker's claim is respected"
     slow.send_signal(signal.SIGKILL)
     slow.wait()
-    status = run_status(tmp_path, ["s0"], lambda n: (tmp_path / "done" / n).exists(), lambda n: n, stale_seconds=1.5)
-    assert status["claimed"] == 1, "fresh claim of the dead worker still counts as claimed"
-    with ClaimBoard(tmp_path, heartbeat_seconds=0.1, stale_seconds=1.5) as board:
-        assert not board.claim("s0"), "a fresh claim is respected"
-    time.sleep(1.6)
-    (rescuer,) = _workers(tmp_path, 1, 1, 0.0, stale=1.5)
-    done, _, taken_over = map(int, rescuer.communicate(timeout=60)[0].split())
-    assert (done, taken_over) == (1, 1) and (tmp_path / "done" / "s0").exists()
+    status = run_status(tmp_path, ["s0"], lambda n: (tmp_path / "done" / n).exists(), lambda n: n, stale_seconds=300)
+    assert (status["claimed"], status["missing"], status["stale"]) == (0, 1, 1), "a dead owner's claim is not 'claimed'"
+    (rescuer,) = _workers(tmp_path, 1, 1, 0.0, stale=300.0)  # at once: no waiting for --stale-seconds
+    done, elsewhere, taken_over, _ = map(int, rescuer.communicate(timeout=60)[0].split())
+    assert (done, elsewhere, taken_over) == (1, 0, 1) and (tmp_path / "done" / "s0").exists()
+
+
+def test_a_claim_from_another_machine_is_taken_over_only_when_stale(tmp_path):
+    from common.claims import ClaimBoard, live_claims
+
+    with ClaimBoard(tmp_path, heartbeat_seconds=0.1, stale_seconds=5) as board:
+        path = board.path_of("s0")
+        path.write_text(json.dumps({"owner": "elsewhere:1:x", "sample": "s0", "host": "elsewhere", "boot_id": "b",
+                                    "pid_ns": "n", "pid": 1, "start_ticks": 1}))
+        assert not board.claim("s0"), "its pid says nothing here: wait for its heartbeat to stop"
+        assert live_claims(tmp_path, 5)["s0"]["dead"] is False
+        os.utime(path, (time.time() - 6, time.time() - 6))
+        assert board.claim("s0") and board.takeovers == [("s0", "elsewhere:1:x")]
+
+
+def test_pid_reuse_and_zombies_are_recognised(tmp_path):
+    from common.claims import owner_alive, process_identity
+
+    me = process_identity()
+    assert owner_alive(me) is True
+    assert owner_alive({**me, "start_ticks": me["start_ticks"] + 1}) is False, "same pid, other start time: reused"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {**me, "pid": child.pid, "start_ticks": None}
+        assert owner_alive(record) is True
+        child.kill()
+        _wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] == "Z")
+        assert owner_alive(record) is False, "a zombie (killed, not reaped) is dead"
+    finally:
+        child.kill()
+        child.wait()
+    assert owner_alive({**me, "host": "elsewhere"}) is None
+
+
+def test_a_rerun_waits_for_a_live_worker_and_finishes_what_it_leaves(tmp_path):
+    """Never exit 0 with work missing: wait for samples held by live workers; do the ones a dying worker drops."""
+    (first,) = _workers(tmp_path, 1, 1, 1.5, stale=300.0)  # holds s0 for 1.5 s, then finishes it
+    _wait_for(lambda: (tmp_path / "computed.log").exists())
+    (second,) = _workers(tmp_path, 1, 2, 0.0, stale=300.0)
+    out = second.communicate(timeout=60)[0]
+    assert first.wait(timeout=60) == 0 and second.returncode == 0
+    assert list(map(int, out.split())) == [1, 0, 0, 1], "s1 computed, s0 finished by the other worker"
+    computed = [line.split()[0] for line in (tmp_path / "computed.log").read_text().splitlines()]
+    assert sorted(computed) == ["s0", "s1"], "nothing computed twice"
+
+    (tmp_path / "done" / "s0").unlink()
+    (tmp_path / "done" / "s1").unlink()
+    (tmp_path / "computed.log").unlink()
+    (first,) = _workers(tmp_path, 1, 1, 60.0, stale=300.0)  # holds s0 and will be killed
+    _wait_for(lambda: (tmp_path / "computed.log").exists())
+    (second,) = _workers(tmp_path, 1, 2, 0.0, stale=300.0)
+    _wait_for(lambda: (tmp_path / "done" / "s1").exists())
+    time.sleep(1.5)
+    assert second.poll() is None and not (tmp_path / "done" / "s0").exists(), "still waiting for the live worker"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    out = second.communicate(timeout=60)[0]
+    assert second.returncode == 0 and list(map(int, out.split())) == [2, 0, 1, 0]
+    assert (tmp_path / "done" / "s0").exists()
 
 
 def test_a_live_claim_stays_fresh_through_heartbeats(tmp_path):
@@ -453,9 +527,17 @@ def test_a_live_claim_stays_fresh_through_heartbeats(tmp_path):
 # --------------------------------------------------------------------------------------------------------
 # SIGKILL mid-run, then resume: every image once, every file valid and equal to an uninterrupted run's
 
+def _status_counts(line: str) -> dict[str, int]:
+    """``done 3, failed 0, claimed 0, missing 2 (...)`` -> counts."""
+    import re
+
+    return {kind: int(n) for kind, n in re.findall(r"(done|failed|claimed|missing) (\d+)", line)}
+
+
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(toy_set, capsys):
+    """Killed mid-sample, rerun at once (no waiting for --stale-seconds): the dead worker's sample is taken over."""
     reference_dir, _ = main(PRESET, toy_argv(toy_set, "ref"))
-    argv = toy_argv(toy_set, "killed")
+    argv = toy_argv(toy_set, "killed") + ["--stale-seconds", "300", "--heartbeat-seconds", "30"]
     env = dict(os.environ, TOY_SLEEP="0.03", TOOLKIT_PROGRESS="plain")
     proc = subprocess.Popen([sys.executable, "-m", "tests.toy_models", *argv], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -467,17 +549,18 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(toy_set, capsys):
     proc.wait()
     before = len(list(run_dir.glob("json/*/*.json")))
     assert 2 <= before < 6, "killed mid-way"
+    held = list((run_dir / ".claims").glob("*.lock"))
+    assert held, "the dead worker left its claims (the sample it computed, and the ones prefetched)"
 
     capsys.readouterr()
-    main(PRESET, argv + ["--status", "--stale-seconds", "60"])
-    status = capsys.readouterr().out
-    counts = dict(part.split() for part in status.splitlines()[0].split(": ", 2)[2].split(", "))
-    assert int(counts["done"]) == before and int(counts["claimed"]) >= 1, status
-    assert int(counts["done"]) + int(counts["claimed"]) + int(counts["missing"]) + int(counts["failed"]) == 6
+    main(PRESET, argv + ["--status"])
+    status = capsys.readouterr().out.splitlines()[0]
+    counts = _status_counts(status)
+    assert counts["done"] == before and counts["claimed"] == 0 and counts["missing"] == 6 - before, status
 
-    time.sleep(1.1)  # the dead worker's claim goes stale (--stale-seconds 1)
-    _, report = main(PRESET, argv)
-    assert report.done == 6 - before and report.skipped == before
+    _, report = main(PRESET, argv)  # at once
+    assert report.done == 6 - before and report.skipped == before and report.claimed_elsewhere == 0
+    assert report.taken_over == len(held)
     assert results_of(run_dir) == results_of(reference_dir)
     assert not list(run_dir.rglob("*.tmp")) and not list((run_dir / ".claims").glob("*.lock"))
 
@@ -530,6 +613,27 @@ def test_plain_progress_lines_have_no_escape_codes(toy_set, capsys, monkeypatch)
     main(PRESET, argv + ["--end", "2"])
     err = capsys.readouterr().err
     assert "2/2 img" in err and "\r" not in err and "\x1b" not in err
+
+
+def test_progress_counts_finished_samples_only(tmp_path, capsys, monkeypatch):
+    """The line never says 2/2 while the second sample is still being computed; skipped ones leave the rate."""
+    from common.results import run_samples
+
+    monkeypatch.setenv("TOOLKIT_PROGRESS", "plain")
+    monkeypatch.setenv("TOOLKIT_PROGRESS_INTERVAL", "0")
+    seen: dict[str, str] = {}
+
+    def process(name: str) -> None:
+        seen[name] = capsys.readouterr().err
+        time.sleep(0.05)
+
+    run_samples(["done", "a", "b"], run_dir=tmp_path, is_done=lambda n: n == "done", process=process,
+                name_of=lambda n: n, desc="t")
+    assert "1/3" in seen["a"] and "2/3" not in seen["a"]
+    assert "2/3" in seen["b"] and "3/3" not in seen["b"], seen["b"]
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    rate = float(last.split(", ")[1].split()[0])
+    assert "3/3" in last and rate <= 20.5, f"2 computed in >= 0.1 s; the skipped one is not in the rate ({last})"
 
 
 def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.figures import animate_insertion, frame_indices  # noqa: F401  (frame_indices re-exported)
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m visualization.insertion_animation",
                                      description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--map", required=True, help="saliency .npy: (H, W) or (3, H, W) float, or an SMDL int rank map")
     parser.add_argument("--image", required=True, help="the photo: a file path or demo:<name>")
     parser.add_argument("--out", default="insertion.gif", help=".gif, or .mp4 when ffmpeg is installed")
