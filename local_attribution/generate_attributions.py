@@ -103,6 +103,13 @@ def default_batch_size(method: Any, model: str) -> int:
     return size
 
 
+def internal_batch_size_for(method: Any, batch_size: int, device: torch.device | str) -> int:
+    """Images per forward/backward pass when ``--internal-batch-size`` is not given: the method's default for
+    ``device`` (LA measured its own: 4 on the CPU; the others: their original batch size), at most ``batch_size``."""
+    default = getattr(method, "default_internal_batch_size", None)
+    return batch_size if default is None else min(batch_size, int(default(device)))
+
+
 def outside_batch(images: torch.Tensor, begin: int, end: int) -> torch.Tensor | None:
     """The images ``(N - (end - begin), 3, H, W)`` not in ``begin..end-1``, or None when there are none."""
     import torch
@@ -218,6 +225,7 @@ def compute_attributions(
     batch_kwargs: Callable[[int, int], dict[str, Any]] | None = None,
     claims: Any = None,
     shard: Any = None,
+    internal_batch_size: int | None = None,
 ) -> Path | None:
     """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
 
@@ -228,7 +236,9 @@ def compute_attributions(
         data: the images ``(N, 3, H, W)``.
         targets: int64 ``(N,)`` classes to explain.
         output: the ``.npy`` to write; finished batches go to ``<output>.partial/`` meanwhile.
-        batch_size: images per ``attribute`` call (also its ``internal_batch_size``).
+        batch_size: images per ``attribute`` call.
+        internal_batch_size: largest number of images per forward/backward pass inside ``attribute``;
+            None = :func:`internal_batch_size_for` (the method's default for ``device``, at most ``batch_size``).
         seed: base seed of the per-batch generators of stochastic methods.
         meta: settings stored in the partial folder; a partial folder with other settings is refused.
         batch_kwargs: ``(begin, end) -> more keyword arguments`` for ``attribute`` on images begin..end-1
@@ -262,6 +272,8 @@ def compute_attributions(
                                f"settings ({meta_path}) or delete the folder")
     write_json_atomic(meta_path, meta)
 
+    internal = internal_batch_size if internal_batch_size is not None else internal_batch_size_for(
+        method, batch_size, device)
     chunks = finished_chunks(work, n, image_shape)
     covered = np.zeros(n, dtype=bool)
     for begin, end, _ in chunks:
@@ -287,7 +299,7 @@ def compute_attributions(
         x = data.images[begin:end].to(device)
         y = targets[begin:end].to(device)
         generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
-        maps = method.attribute(model, x, y, internal_batch_size=batch_size, generator=generator,
+        maps = method.attribute(model, x, y, internal_batch_size=internal, generator=generator,
                                 **(batch_kwargs(begin, end) if batch_kwargs is not None else {}))
         maps = torch.as_tensor(maps).detach().to("cpu", torch.float32)
         if tuple(maps.shape) != (end - begin, *image_shape):
@@ -361,14 +373,23 @@ def run(args: argparse.Namespace) -> Path:
         "target": args.target, "weights": None if args.weights is None else str(args.weights),
         "data": data_fingerprint(data), "batch_size": batch_size,
     }
-    print(f"{args.model} / {args.attr_method} {hparams or ''}: {data.images.shape[0]} images, batch {batch_size}, "
+    if args.internal_batch_size is not None:
+        internal = args.internal_batch_size
+    elif args.batch_size is not None:  # --batch-size alone keeps its meaning: also the largest pass
+        internal = args.batch_size
+    else:
+        internal = internal_batch_size_for(method, batch_size, device)
+    if internal < 1:
+        raise ToolkitError(f"--internal-batch-size {internal}: must be >= 1")
+    print(f"{args.model} / {args.attr_method} {hparams or ''}: {data.images.shape[0]} images, batch {batch_size} "
+          f"(internal {internal}), "
           f"device {device} -> {output}" + (f", shard {shard}" if shard.count > 1 else ""))
     with ClaimBoard(partial_dir(output), heartbeat_seconds=args.heartbeat_seconds,
                     stale_seconds=args.stale_seconds) as claims:
         written = compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
                                        device=device, meta=meta, progress=not args.no_progress,
                                        batch_kwargs=method_batch_kwargs(method, data, device), claims=claims,
-                                       shard=shard)
+                                       shard=shard, internal_batch_size=internal)
     if written is not None:
         print(f"wrote {output}")
     return output
@@ -410,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images per batch and largest forward/backward batch (default: the method's original "
                              "batch size, e.g. 64 for LA, 4 for IG, 1 for BIG; halved for maxvit_t as the original)")
+    parser.add_argument("--internal-batch-size", type=int, default=None,
+                        help="largest forward/backward batch inside a method (default: --batch-size when given, else "
+                             "the method's default for the device: LA 4 on CPU (measured, README), 64 on CUDA; the "
+                             "others their original batch size)")
     parser.add_argument("--seed", type=int, default=ORIGINAL_SEED,
                         help="seed of the random generators of stochastic methods (LA, AGI, SG, EG, AttEXplore)")
     parser.add_argument("--target", choices=("label", "prediction"), default="label",
