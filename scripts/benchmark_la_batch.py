@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,22 +94,28 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
     runs: dict[Any, list[dict[str, Any]]] = {b: [] for b in sizes}
     maps: dict[Any, np.ndarray] = {}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+
+    def one(r: int, b: int) -> None:
+        out = work / f"maps_{b}.npy"
+        cmd = [sys.executable, "-m", "scripts.benchmark_la_batch", "--child", "--internal-batch-size", str(b),
+               "--maps", str(out), "--limit", str(args.limit), "--model", args.model, "--seed", str(args.seed),
+               "--spatial-range", str(args.spatial_range), "--max-iter", str(args.max_iter),
+               "--sampling-times", str(args.sampling_times), "--threads", str(args.threads)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"internal batch {b}: child failed:\n{proc.stderr[-2000:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["CPU-s/img"] = row["user-s/img"] + row["sys-s/img"]
+        runs[b].append(row)
+        maps[b] = np.load(out)
+        print(f"round {r + 1} batch {b}: CPU-s/img {row['CPU-s/img']:.1f} (user {row['user-s/img']:.1f}, "
+              f"sys {row['sys-s/img']:.2f}), peak RSS {row['peak RSS (MB)']:.0f} MB", flush=True)
+
     for r in range(args.rounds):
-        for b in sizes if r % 2 == 0 else sizes[::-1]:
-            out = work / f"maps_{b}.npy"
-            cmd = [sys.executable, "-m", "scripts.benchmark_la_batch", "--child", "--internal-batch-size", str(b),
-                   "--maps", str(out), "--limit", str(args.limit), "--model", args.model, "--seed", str(args.seed),
-                   "--spatial-range", str(args.spatial_range), "--max-iter", str(args.max_iter),
-                   "--sampling-times", str(args.sampling_times), "--threads", str(args.threads)]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise SystemExit(f"internal batch {b}: child failed:\n{proc.stderr[-2000:]}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row["CPU-s/img"] = row["user-s/img"] + row["sys-s/img"]
-            runs[b].append(row)
-            maps[b] = np.load(out)
-            print(f"round {r + 1} batch {b}: CPU-s/img {row['CPU-s/img']:.1f} (user {row['user-s/img']:.1f}, "
-                  f"sys {row['sys-s/img']:.2f}), peak RSS {row['peak RSS (MB)']:.0f} MB", flush=True)
+        order = sizes if r % 2 == 0 else sizes[::-1]
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # --jobs 1: strictly one after the other
+            for future in [pool.submit(one, r, b) for b in order]:
+                future.result()
     rows = []
     for b in sizes:
         rows_b = sorted(runs[b], key=lambda row: row["CPU-s/img"])
@@ -122,7 +129,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
         f"photos: {', '.join(names)}; {args.model}, 224 px, {args.threads} thread(s), LA s={args.spatial_range} "
         f"K={args.max_iter} T={args.sampling_times}, seed {args.seed}, target = label; heap set-up "
         f"{'off' if os.environ.get('REGION_ATTRIBUTION_MALLOC', 'on').lower() in ('0', 'off', 'false', 'no', 'system') else 'on'}; "
-        f"median of {args.rounds} round(s); load average at the end {os.getloadavg()[0]:.1f}",
+        f"median of {args.rounds} round(s), {args.jobs} child(ren) at once; load average at the end {os.getloadavg()[0]:.1f}",
     ]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cell(r.get(c, "")) for c in COLUMNS) + " |" for r in rows]
@@ -147,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=3407, help="LA's class-sampling seed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per child")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the sweep (odd rounds in reverse order)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="children at once (> 1 only on a machine with idle cores; say so with the numbers)")
     parser.add_argument("--out", default=None, help="also write the markdown table here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--internal-batch-size", type=int, default=None, help=argparse.SUPPRESS)
@@ -157,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]] | None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    if args.limit < 1 or any(b < 1 for b in args.batch_sizes):
-        raise SystemExit("error: --limit and --batch-sizes must be >= 1")
+    if args.limit < 1 or args.jobs < 1 or any(b < 1 for b in args.batch_sizes):
+        raise SystemExit("error: --limit, --jobs and --batch-sizes must be >= 1")
     if args.child:
         child(args)
         return None
