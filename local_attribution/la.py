@@ -111,8 +111,9 @@ class LocalAttribution(AttributionMethod):
     takes ``sign()`` of a gradient; where p_y is near 1 many gradient elements are at the level of
     float32 rounding noise, and batched kernels round differently for different batch sizes, so
     some signs flip and the paths diverge. Measured on EfficientNet-Lite0, 224 px, s = K = T = 20,
-    float32 CPU: Spearman correlation of a photo's map between two internal batch sizes (1, 2, 4,
-    64) 0.978-0.9998 on 2 demo photos (``python -m scripts.benchmark_la_batch``; README, "Local
+    float32 CPU: Spearman correlation of a photo's map between two internal batch sizes of 1, 2,
+    4, 8, 16, 20, 64: 0.978-1 on 2 demo photos (4 and 8 give identical maps; the kernels change at
+    1 and at 16 images per pass) (``python -m scripts.benchmark_la_batch``; README, "Local
     Attribution"); issue 14 measured 0.80-0.999 on 4 other photos (batch 20 vs 1). In float64 the
     differences vanish (the tests check 1e-9). What does hold exactly: when
     ``internal_batch_size < 2 T`` every sample is computed alone (its own chunks), so its map does not
