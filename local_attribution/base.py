@@ -13,8 +13,10 @@ element:
 * ``internal_batch_size`` is the largest number of images sent through the model in one
   forward/backward pass (Captum's meaning). For methods that evaluate one image per sample at a
   time it is the number of samples per chunk; methods that expand a sample into several images
-  (integration paths, noise samples, exploration paths) chunk that expanded set. Samples are
-  processed independently, so the result does not depend on it.
+  (integration paths, noise samples, exploration paths) chunk that expanded set. Its default is
+  :meth:`AttributionMethod.default_internal_batch_size` for the inputs' device. Samples are
+  processed independently, so the result does not depend on it up to float rounding; LA is the
+  exception, its ``sign()`` steps amplify that rounding (see its docstring).
 * Stochastic methods draw randomness only from ``generator`` (a ``torch.Generator``; one seeded
   with :data:`common.method_contract.DEFAULT_SEED` (0) is created when it is ``None``). The global
   RNGs are never touched.
@@ -77,7 +79,8 @@ class AttributionMethod(ABC):
     """Which model output is differentiated: the softmax probability (or its log) of one class,
     computed from the logits with a single softmax, or the raw logit."""
     default_batch_size: ClassVar[int] = 1
-    """Batch size of the original code (spec §1.4.5); default ``internal_batch_size``."""
+    """Batch size of the original code (spec §1.4.5); default ``internal_batch_size`` unless
+    :meth:`default_internal_batch_size` says otherwise."""
     model_output: ClassVar[str] = "logits"
     """What the method reads from the model: its logits (and their gradients)."""
     spec: ClassVar[MethodSpec]
@@ -86,6 +89,10 @@ class AttributionMethod(ABC):
 
     def __post_init__(self) -> None:  # noqa: B027 - a hook the registry replaces
         """Replaced by the registry with a validation against :attr:`spec` (see :mod:`common.method_contract`)."""
+
+    def default_internal_batch_size(self, device: torch.device | str) -> int:
+        """``internal_batch_size`` used when none is given, for inputs on ``device``."""
+        return self.default_batch_size
 
     @property
     def hparams(self) -> dict[str, object]:
@@ -109,8 +116,9 @@ class AttributionMethod(ABC):
             inputs: images ``(B, 3, H, W)``, floating point, values in [0, 1].
             target: class per sample: a ``(B,)`` integer tensor, a sequence of B ints, or one int
                 for all samples; ``None`` = the model's argmax prediction.
-            internal_batch_size: largest number of images per forward/backward pass
-                (default :attr:`default_batch_size`); does not change the result.
+            internal_batch_size: largest number of images per forward/backward pass (default
+                :meth:`default_internal_batch_size`); changes the result only by float rounding
+                (LA: see its docstring).
             generator: randomness of stochastic methods (default: a generator seeded with 0).
             progress: show a progress bar.
 
@@ -157,7 +165,10 @@ class AttributionMethod(ABC):
         progress: bool,
     ) -> tuple[Tensor, Tensor, RunOptions]:
         x = check_inputs(inputs)
-        batch_size = self.default_batch_size if internal_batch_size is None else int(internal_batch_size)
+        if internal_batch_size is None:
+            batch_size = self.default_internal_batch_size(x.device)
+        else:
+            batch_size = int(internal_batch_size)
         if batch_size < 1:
             raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
         if isinstance(model, nn.Module) and model.training:

@@ -71,6 +71,13 @@ def default_batch_size(method: Any, model: str) -> int:
     return size
 
 
+def internal_batch_size_for(method: Any, batch_size: int, device: torch.device | str) -> int:
+    """Images per forward/backward pass when ``--internal-batch-size`` is not given: the method's default for
+    ``device`` (LA measured its own: 4 on the CPU; the others: their original batch size), at most ``batch_size``."""
+    default = getattr(method, "default_internal_batch_size", None)
+    return batch_size if default is None else min(batch_size, int(default(device)))
+
+
 def outside_batch(images: torch.Tensor, begin: int, end: int) -> torch.Tensor | None:
     """The images ``(N - (end - begin), 3, H, W)`` not in ``begin..end-1``, or None when there are none."""
     import torch
@@ -186,6 +193,7 @@ def compute_attributions(
     batch_kwargs: Callable[[int, int], dict[str, Any]] | None = None,
     claims: Any = None,
     shard: Any = None,
+    internal_batch_size: int | None = None,
 ) -> Path | None:
     """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
 
@@ -196,7 +204,9 @@ def compute_attributions(
         data: the images ``(N, 3, H, W)``.
         targets: int64 ``(N,)`` classes to explain.
         output: the ``.npy`` to write; finished batches go to ``<output>.partial/`` meanwhile.
-        batch_size: images per ``attribute`` call (also its ``internal_batch_size``).
+        batch_size: images per ``attribute`` call.
+        internal_batch_size: largest number of images per forward/backward pass inside ``attribute``;
+            None = :func:`internal_batch_size_for` (the method's default for ``device``, at most ``batch_size``).
         seed: base seed of the per-batch generators of stochastic methods.
         meta: settings stored in the partial folder; a partial folder with other settings is refused.
         batch_kwargs: ``(begin, end) -> more keyword arguments`` for ``attribute`` on images begin..end-1
@@ -230,6 +240,8 @@ def compute_attributions(
                                f"settings ({meta_path}) or delete the folder")
     write_json_atomic(meta_path, meta)
 
+    internal = internal_batch_size if internal_batch_size is not None else internal_batch_size_for(
+        method, batch_size, device)
     chunks = finished_chunks(work, n, image_shape)
     covered = np.zeros(n, dtype=bool)
     for begin, end, _ in chunks:
@@ -255,7 +267,7 @@ def compute_attributions(
         x = data.images[begin:end].to(device)
         y = targets[begin:end].to(device)
         generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
-        maps = method.attribute(model, x, y, internal_batch_size=batch_size, generator=generator,
+        maps = method.attribute(model, x, y, internal_batch_size=internal, generator=generator,
                                 **(batch_kwargs(begin, end) if batch_kwargs is not None else {}))
         maps = torch.as_tensor(maps).detach().to("cpu", torch.float32)
         if tuple(maps.shape) != (end - begin, *image_shape):

@@ -14,6 +14,8 @@ photo to ``<out-dir>/la_methods_<photo>.png``.
 Columns:
 
 * images/s and seconds: wall-clock time of the attribution only (not the evaluation, not the model load).
+* user-s/img, sys-s/img: CPU time of the process (``getrusage``) over the same span, per image; on a shared
+  machine these are the comparable numbers.
 * forwards/img, backwards/img: images sent through the network forward, and images whose logits were
   back-propagated (one per backward sweep; a sweep through 8 images counts 8), per explained image.
 * peak RSS (MB): the process's peak resident set size while the method ran (Linux: ``VmHWM`` after returning
@@ -32,6 +34,7 @@ import argparse
 import csv
 import os
 import platform
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -108,8 +111,8 @@ class PassCounter(nn.Module):
         return out
 
 
-COLUMNS = ["method", "images", "batch", "images/s", "seconds", "forwards/img", "backwards/img", "peak RSS (MB)",
-           "RSS before (MB)", "insertion", "deletion"]
+COLUMNS = ["method", "images", "batch", "images/s", "seconds", "user-s/img", "sys-s/img", "forwards/img",
+           "backwards/img", "peak RSS (MB)", "RSS before (MB)", "insertion", "deletion"]
 
 
 def format_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
@@ -167,11 +170,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         shutil.rmtree(partial_dir(output), ignore_errors=True)  # never time a resumed run
         model.reset()
         before = memory.start()
+        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         compute_attributions(method, model, data, targets, output, batch_size=batch, seed=args.seed, device=device,
                              meta={"benchmark": name}, progress=False,
                              batch_kwargs=method_batch_kwargs(method, data, device))
         seconds = time.perf_counter() - start
+        cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         peak = memory.peak()
         forwards, backwards = model.forward_images, model.backward_images
         maps = np.load(output)
@@ -179,7 +184,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         result = insertion_deletion(blackbox, data.images, maps, batch_size=args.eval_batch_size)
         row = {
             "method": METHODS[name].display_name, "images": n, "batch": batch, "images/s": n / seconds,
-            "seconds": seconds, "forwards/img": forwards / n, "backwards/img": backwards / n,
+            "seconds": seconds, "user-s/img": (cpu_end.ru_utime - cpu_start.ru_utime) / n,
+            "sys-s/img": (cpu_end.ru_stime - cpu_start.ru_stime) / n, "forwards/img": forwards / n, "backwards/img": backwards / n,
             "peak RSS (MB)": peak, "RSS before (MB)": before,
             "insertion": result.insertion_auc, "deletion": result.deletion_auc,
         }

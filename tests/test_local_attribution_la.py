@@ -46,7 +46,110 @@ def slow_la(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
     return torch.cat(out)
 
 
+def two_prob_gradients(model, x, t: int, y: int):
+    """``grad p_t`` and ``grad p_y`` of one image from one forward and two backward passes (as the original)."""
+    x = x.clone().requires_grad_(True)
+    p = model(x).softmax(dim=1)[0]
+    (g_t,) = torch.autograd.grad(p[t], x, retain_graph=True)
+    (g_y,) = torch.autograd.grad(p[y], x)
+    return g_t, g_y
+
+
+def slow_la_with_redundant_passes(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
+    """The original code's pass structure, per sample: the class count from an extra forward, and every path
+    (the untargeted one too, with t = y) takes a fresh forward and two backward passes (g_t, g_y) per step."""
+    n_cls = model(x[:1]).shape[1]  # the extra forward the lean LA does without
+    classes = torch.randperm(n_cls, generator=torch.Generator().manual_seed(seed))[: sampling_times - 1]
+    out = []
+    for i in range(x.shape[0]):
+        xi, yi = x[i : i + 1], int(y[i])
+        eps = xi / spatial_range
+        paths = [(c if c != yi else (c + 1 if c < n_cls - 1 else c - 1), 1.0) for c in classes.tolist()]
+        a = torch.zeros_like(xi)
+        for t, direction in [*paths, (yi, -1.0)]:
+            xk, a_p = xi.clone(), torch.zeros_like(xi)
+            for _ in range(max_iter):
+                g_t, g_y = two_prob_gradients(model, xk, t, yi)  # equal when t == y: one backward redundant
+                x_next = torch.clamp(xi + direction * eps * torch.sign(g_t), 0, 1)
+                a_p += -g_y * (x_next - xi)
+                xk = x_next
+            a = a + a_p
+        out.append(a)
+    return torch.cat(out)
+
+
+class CountingModel(torch.nn.Module):
+    """Counts images sent forward, images back-propagated, and the largest forward batch."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.forward_images, self.backward_images, self.largest = model, 0, 0, 0
+
+    def forward(self, x):
+        out = self.model(x)
+        self.forward_images += x.shape[0]
+        self.largest = max(self.largest, x.shape[0])
+        if out.requires_grad:
+            out.register_hook(lambda grad, n=x.shape[0]: setattr(self, "backward_images", self.backward_images + n))
+        return out
+
+
 HP = {"spatial_range": 20, "max_iter": 4, "sampling_times": 5}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_lean_la_equals_the_original_pass_structure_at_batch_1(dtype):
+    """Sharing step 0, one backward on the untargeted path and no class-count forward change nothing: at
+    internal batch 1 every gradient is computed on the same 1-image batches as the reference, so even in
+    float32 (where sign() amplifies rounding differences) the maps agree to rounding of the final sums."""
+    model, x = toy_model(dtype), toy_images(3, dtype)
+    x[0, 0, :2] = 1.0  # the upper clip binds
+    y = model(x).argmax(1)
+    ours = get_method("la", **HP).attribute(model, x, y, generator=torch.Generator().manual_seed(5),
+                                            internal_batch_size=1)
+    ref = slow_la_with_redundant_passes(model, x, y, seed=5, **HP)
+    tol = {"rtol": 1e-9, "atol": 1e-15} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-9}
+    torch.testing.assert_close(ours, ref.float(), **tol)
+
+
+@pytest.mark.parametrize("internal_batch_size", [1, 3, 10, 64])
+def test_la_pass_counts_and_largest_batch(internal_batch_size):
+    """Per image: 1 + (K-1)(W+1) forwards and W+1 + (K-1)(2W+1) backwards (W = T-1 targeted paths), never
+    more than ``internal_batch_size`` images per pass."""
+    model, x = CountingModel(toy_model()), toy_images(3)
+    get_method("la", **HP).attribute(model, x, torch.tensor([1, 2, 3]), internal_batch_size=internal_batch_size)
+    k, w = HP["max_iter"], HP["sampling_times"] - 1
+    assert model.forward_images == 3 * (1 + (k - 1) * (w + 1))
+    assert model.backward_images == 3 * (w + 1 + (k - 1) * (2 * w + 1))
+    assert model.largest <= internal_batch_size
+    reference = CountingModel(toy_model())
+    slow_la_with_redundant_passes(reference, x, torch.tensor([1, 2, 3]), seed=0, **HP)
+    assert reference.forward_images == 1 + 3 * k * (w + 1) > model.forward_images
+    assert reference.backward_images == 3 * k * 2 * (w + 1) > model.backward_images
+
+
+def test_la_default_internal_batch_is_the_cpu_default_on_cpu():
+    model, x = CountingModel(toy_model()), toy_images(2)
+    la = get_method("la", **HP)
+    la.attribute(model, x, torch.tensor([0, 1]))
+    assert model.largest == la.default_internal_batch_size("cpu") == LocalAttribution.cpu_internal_batch_size
+    assert la.default_internal_batch_size("cuda") == LocalAttribution.accelerator_internal_batch_size
+    assert get_method("ig").default_internal_batch_size("cpu") == get_method("ig").default_batch_size
+
+
+def test_la_float32_map_of_a_sample_is_bitwise_independent_of_the_others_below_2t():
+    """Below 2 T walkers per pass every sample runs in its own chunks, so even float32 noise cannot couple
+    samples; from 2 T on, samples share passes (documented)."""
+    model, x = toy_model(torch.float32), toy_images(4, torch.float32)
+    la = get_method("la", **HP)
+    small = 2 * HP["sampling_times"] - 1
+    ref = la.attribute(model, x, generator=torch.Generator().manual_seed(6), internal_batch_size=small)
+    changed = x.clone()
+    changed[[0, 1, 3]] = toy_images(3, torch.float32, seed=42)
+    again = la.attribute(model, changed, generator=torch.Generator().manual_seed(6), internal_batch_size=small)
+    assert torch.equal(again[2], ref[2])
+    alone = la.attribute(model, x[2:3], generator=torch.Generator().manual_seed(6), internal_batch_size=small)
+    assert torch.equal(alone[0], ref[2])
 
 
 @pytest.mark.parametrize("given_target", [False, True])
@@ -144,3 +247,23 @@ def test_la_rejects_bad_hyper_parameters():
         LocalAttribution(max_iter=0)
     with pytest.raises(ValueError, match="num_classes"):
         get_method("la", num_classes=50, max_iter=1).attribute(toy_model(), toy_images(1))
+
+
+def test_generate_attributions_gives_la_its_device_default_internal_batch(tmp_path):
+    from local_attribution import generate_attributions as ga
+    from local_attribution.generate_pt import PackedBatch
+
+    la, ig = get_method("la", **HP), get_method("ig")
+    cpu_default = LocalAttribution.cpu_internal_batch_size
+    assert ga.internal_batch_size_for(la, 64, "cpu") == cpu_default
+    assert ga.internal_batch_size_for(la, 2, "cpu") == min(2, cpu_default)
+    assert ga.internal_batch_size_for(la, 64, "cuda") == 64
+    assert ga.internal_batch_size_for(ig, 4, "cpu") == 4  # the others keep their original batch
+    model = CountingModel(toy_model(torch.float32))
+    data = PackedBatch(toy_images(3, torch.float32), torch.tensor([0, 1, 2]), list("abc"), "t")
+    ga.compute_attributions(la, model, data, data.labels, tmp_path / "la.npy", batch_size=64, progress=False)
+    assert model.largest == cpu_default  # 64 images per call, but at most the CPU default per pass
+    model.largest = 0
+    ga.compute_attributions(la, model, data, data.labels, tmp_path / "la7.npy", batch_size=64, progress=False,
+                            internal_batch_size=10)
+    assert cpu_default < model.largest <= 10  # two samples' 2 x (T - 1) targeted walkers share passes
