@@ -35,6 +35,7 @@ import numpy as np
 from common.cli_style import OneDefaultHelpFormatter, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
+from common.names import REPORT_METHODS
 from common.results import run_samples, write_json_atomic, write_npy_atomic
 from common.validation import check_input_file, check_range
 from evals.metrics import METRICS, check_budgets, highest_confidence_dense
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photos", nargs="+", default=None,
                         help="only these samples (result names without extension, e.g. coffee chelsea)")
     parser.add_argument("--methods", nargs="+", default=None,
-                        help="methods to compare (default: smdl, every local_attribution method, every baseline)")
+                        help="methods to compare: " + ", ".join(REPORT_METHODS) + " (default: all of them)")
     parser.add_argument("--param", action="append", default=[],
                         help="method setting METHOD.KEY=VALUE, repeatable (smdl.division, smdl.selector, smdl.<division "
                              "option>, la.max_iter, ...)")

@@ -127,7 +127,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
             selector = "greedy" if kind.startswith("greedy") else "bidirectional"
             explainer = SubmodularExplainer(blackbox, "slico", {"region_size": int(spec["region_size"])},
                                             Lambdas(*spec["lambdas"]), selector=selector,
-                                            selector_options={"pending_samples": int(spec["pending_samples"])},
+                                            selector_options={} if selector == "greedy" else {"pending_samples": int(spec["pending_samples"])},
                                             **options)
             explanation = explainer.explain(image, label)
             out["explanation"] = explanation

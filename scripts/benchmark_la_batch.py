@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from common.cli_style import OneDefaultFormatter
+
 COLUMNS = ["internal batch", "images", "user-s/img", "sys-s/img", "CPU-s/img", "peak RSS (MB)", "forwards/img",
            "backwards/img", "insertion", "deletion", "Spearman vs first (min-max)"]
 
@@ -44,9 +46,9 @@ def child(args: argparse.Namespace) -> None:
     from common.eval_list import parse_eval_list
     from evals.la_insertion_deletion import insertion_deletion
     from local_attribution import get_method
-    from local_attribution.generate_pt import pack_samples
+    from local_attribution.packed import pack_samples
+    from local_attribution.pass_counter import PassCounter
     from models import BlackBox, load_classifier
-    from scripts.benchmark_la import PassCounter
 
     torch.set_num_threads(args.threads)
     data = pack_samples(parse_eval_list("demo", ".")[: args.limit], 224)
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_la_batch", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=OneDefaultFormatter)
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 2, 4, 8, 16, 20, 64],
                         help="internal batch sizes; the first is the reference of the Spearman column")
     parser.add_argument("--limit", type=int, default=3, help="first N demo photos")

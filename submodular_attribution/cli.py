@@ -171,7 +171,9 @@ def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
     from common.claims import ClaimBoard
     from common.status import format_status, run_status
 
-    check_input_file("--weights", args.weights)  # here, not in validate_args: shipped configs name a file to supply
+    if not (args.model.startswith("clip:") and args.weights and "/" not in args.weights and not Path(args.weights).suffix):
+        check_input_file("--weights", args.weights)  # here, not in validate_args: shipped configs name a file
+    # (a clip: --weights without a path or suffix is an open_clip pretrained tag: models.zero_shot looks for its file)
     samples = select_samples(args)
     run_dir = run_root(args) / run_folder_name(args)
     identity = run_identity(args)

@@ -229,7 +229,7 @@ def test_eval_la_unknown_method(capsys):
     with pytest.raises(SystemExit) as info:
         eval_la_main(["--attr_method", "bogus"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "unknown 'bogus'; choose one of la, agi" in err and "generate_attributions" not in err
+    assert info.value.code == 2 and "--attr-method bogus" in err and "choose one of la, agi" in err and "generate_attributions" not in err
 
 
 def test_eval_that_skips_a_file_exits_non_zero(toy_set, capsys):
