@@ -81,6 +81,11 @@ class Selector(ABC):
     def select(self, objective: Objective) -> Selection:
         """Rank all regions of ``objective``."""
 
+    def start_budget(self, objective: Objective) -> ForwardBudget:
+        """The :class:`ForwardBudget` of a search on ``objective`` under this selector's ``forward_budget`` (0 when it
+        declares none), the forwards made before the search already charged."""
+        return ForwardBudget.start(objective, int(self.values.get("forward_budget", 0)))
+
 
 SELECTORS: dict[str, type[Selector]] = {}
 
@@ -111,6 +116,65 @@ def forwards_spent(objective: Objective) -> int:
 def singles_cost(m: int, setup: int) -> int:
     """Forwards of one batch of single-region scores: m with the setup's cached single-region images, else 2m."""
     return m if setup else 2 * m
+
+
+@dataclass
+class ForwardBudget:
+    """The forward accounting of one search: every selector that spends forwards charges them here, and asks
+    here how much of the next step fits.
+
+    ``limit`` is the selector's ``forward_budget`` (0 = no budget: every step fits, :meth:`share` gives the
+    unbounded size); ``spent`` starts at the forwards made before the search (:func:`forwards_spent`: the source
+    image's and the setup's) and grows with :meth:`charge`. The accounting only decides sizes: what is scored
+    goes through the objective (the black box counts the real forwards).
+    """
+
+    limit: int
+    spent: int = 0
+
+    @classmethod
+    def start(cls, objective: Objective, limit: int) -> ForwardBudget:
+        """The budget of a search on ``objective`` with ``limit`` forwards (0 = none), its setup already charged."""
+        return cls(limit, forwards_spent(objective))
+
+    @property
+    def bounded(self) -> bool:
+        return self.limit > 0
+
+    def charge(self, forwards: int) -> None:
+        """Record ``forwards`` spent."""
+        self.spent += forwards
+
+    def left(self, reserve: int = 0) -> int:
+        """Forwards left once ``reserve`` forwards are kept for later steps (negative when over; only when bounded)."""
+        return self.limit - self.spent - reserve
+
+    def fits(self, forwards: int, reserve: int = 0) -> bool:
+        """Whether a step of ``forwards`` fits and still leaves ``reserve`` for later (always, without a budget)."""
+        return not self.bounded or forwards <= self.left(reserve)
+
+    def share(self, most: int | None, per_item: int = 2, reserve: int = 0, least: int = 1,
+              unbounded: int | None = None) -> int:
+        """How many items of ``per_item`` forwards this step takes: ``unbounded`` (default ``most``) without a budget;
+        else as many as leave ``reserve`` forwards for the later steps, clamped to [``least``, ``most``] (``most``
+        None = no upper bound)."""
+        if not self.bounded:
+            return most if unbounded is None else unbounded
+        fitting = self.left(reserve) // per_item
+        return max(least, fitting if most is None else min(most, fitting))
+
+    def singleton_scores(self, objective: Objective) -> TermScores:
+        """:func:`singleton_scores`, charged: m forwards with the setup's cached single-region images, else 2m."""
+        m = objective.num_regions
+        self.charge(m if getattr(objective, "singleton_probs", None) is not None else 2 * m)
+        return singleton_scores(objective)
+
+    @staticmethod
+    def expected(values: dict[str, Any], least: int, unbounded: int) -> int:
+        """A budgeted selector's :meth:`Selector.expected_forwards`: max(``forward_budget``, ``least``) with a budget
+        (``least``: the forwards its search spends whatever the budget), else ``unbounded``."""
+        limit = values["forward_budget"]
+        return max(limit, least) if limit > 0 else unbounded
 
 
 def new_curves() -> dict[str, list[float]]:

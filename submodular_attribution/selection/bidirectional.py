@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    extended_subsets,
-    register_selector,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import Objective, Selection, Selector
 from submodular_attribution.selection.greedy import GreedySelector
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
@@ -38,7 +32,7 @@ def bidirectional_forward_count(m: int, pending_samples: int, setup_forwards: in
     return total
 
 
-@register_selector
+@base.register_selector
 class BidirectionalSelector(Selector):
     """LiMA's search ("EfficientV2").
 
@@ -89,7 +83,7 @@ class BidirectionalSelector(Selector):
                 front.append(int(candidates[0]))
                 in_front[candidates[0]] = True
                 break
-            scores = objective.score(extended_subsets(in_front, candidates))
+            scores = objective.score(base.extended_subsets(in_front, candidates))
             best = GreedySelector.best_index(scores.total)
             pick = int(candidates[best])
             front.append(pick)
@@ -108,11 +102,11 @@ class BidirectionalSelector(Selector):
         known = {j: v for j, v in front_known.items() if j < len(front)}
         for k, prefix in enumerate(back_scores, start=1):  # V ∖ D_k has m - k regions
             known[m - k] = prefix
-        return complete_selection(objective, ranking, known)  # scores V (the full and the empty image)
+        return base.complete_selection(objective, ranking, known)  # scores V (the full and the empty image)
 
     def _back_step(self, objective, candidates, front_scores, in_back, pick, lambdas, distances):
         """Screen, score V ∖ (D ∪ {c}) for the screened c, and return argmin F(D ∪ {c}) and its prefix scores."""
-        back_with = extended_subsets(in_back, candidates)
+        back_with = base.extended_subsets(in_back, candidates)
         eff_back = self._effectiveness(distances, back_with)
         proxy = (
             lambdas.confidence * front_scores.confidence.cpu().double()

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    GROUPS,
-    WINDOW,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    forwards_spent,
-    register_selector,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, GROUPS, WINDOW, Objective, Selector
 from submodular_attribution.selection.greedy import GreedySelector, append_best
 from submodular_attribution.selection.options import Option
 from submodular_attribution.selection.window import window_search
@@ -65,7 +56,7 @@ def group_masks(groups: list[list[int]], m: int) -> torch.Tensor:
     return masks
 
 
-@register_selector
+@base.register_selector
 class CoarseToFineSelector(Selector):
     """Greedy over merged super-regions, then greedy inside the best of them while the budget allows.
 
@@ -104,13 +95,12 @@ class CoarseToFineSelector(Selector):
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
         """The budget, or (budget 0) the count for g groups of equal size."""
-        if values["forward_budget"] > 0:
-            return values["forward_budget"]
         g = max(1, min(values["groups"], m))
         sizes = [m // g + (1 if k < m % g else 0) for k in range(g)]
-        return 1 + setup + g * (g + 1) - 2 + sum(s * (s + 1) - 2 for s in sizes) + 2
+        unbounded = 1 + setup + g * (g + 1) - 2 + sum(s * (s + 1) - 2 for s in sizes) + 2
+        return base.ForwardBudget.expected(values, least=0, unbounded=unbounded)
 
-    def select(self, objective: Objective) -> Selection:
+    def select(self, objective: Objective) -> base.Selection:
         m = objective.num_regions
         labels = getattr(objective, "labels", None)
         if labels is not None:
@@ -125,7 +115,7 @@ class CoarseToFineSelector(Selector):
             fallback_value = singles[:, target].detach().double().cpu()
         else:
             fallback_value = area
-        spent = forwards_spent(objective)
+        budget = self.start_budget(objective)
         known: dict[int, dict[str, float]] = {}
 
         # 1. greedy over groups
@@ -136,7 +126,7 @@ class CoarseToFineSelector(Selector):
         while len(remaining) > 1:
             candidates = chosen[None, :] | masks[remaining]
             scores = objective.score(candidates)
-            spent += 2 * len(remaining)
+            budget.charge(2 * len(remaining))
             best = GreedySelector.best_index(scores.total)
             pick = remaining.pop(best)
             group_order.append(pick)
@@ -146,7 +136,7 @@ class CoarseToFineSelector(Selector):
 
         if self.inner == "window":
             prior = [r for g in group_order for r in sorted(groups[g], key=lambda r: (-float(fallback_value[r]), r))]
-            return window_search(objective, torch.as_tensor(prior), [], {}, spent, self.window, self.forward_budget)
+            return window_search(objective, torch.as_tensor(prior), [], {}, budget, self.window)
 
         # 2. inside the groups, in their order
         boundaries = set(known)
@@ -157,11 +147,11 @@ class CoarseToFineSelector(Selector):
             members = torch.as_tensor(groups[g])
             size = len(members)
             refine_net = size * (size - 1)  # s(s+1) - 2 forwards, minus the s - 1 curve points they give
-            if size > 1 and (self.forward_budget <= 0 or spent + refine_net + curve_cost <= self.forward_budget):
+            if size > 1 and budget.fits(refine_net, reserve=curve_cost):
                 left = members
                 while len(left) > 1:
                     best = append_best(objective, chosen, left, ranking, known)
-                    spent += 2 * len(left)
+                    budget.charge(2 * len(left))
                     curve_cost -= 2 if len(ranking) not in boundaries else 0
                     left = torch.cat([left[:best], left[best + 1:]])
                 ranking.append(int(left[0]))
@@ -170,4 +160,4 @@ class CoarseToFineSelector(Selector):
                 order = sorted(members.tolist(), key=lambda r: (-float(fallback_value[r]), r))
                 ranking += order
                 chosen[order] = True
-        return complete_selection(objective, ranking, known)
+        return base.complete_selection(objective, ranking, known)

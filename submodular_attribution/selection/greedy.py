@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from submodular_attribution.selection.base import (
-    Objective,
-    Selection,
-    Selector,
-    extended_subsets,
-    progress_steps,
-    register_selector,
-)
-from submodular_attribution.terms import TERMS
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import Objective, Selection, Selector
 from submodular_attribution.torch_proxy import torch
 
 
-@register_selector
+@base.register_selector
 class GreedySelector(Selector):
     """At each step score S ∪ {c} for every remaining c in one batch and keep the argmax (ties: lowest index).
 
@@ -37,11 +30,11 @@ class GreedySelector(Selector):
         m = objective.num_regions
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
-        curves: dict[str, list[float]] = {name: [] for name in (*TERMS, "total")}
-        steps = progress_steps(range(m), "greedy", self.progress)
+        curves = base.new_curves()
+        steps = base.progress_steps(range(m), "greedy", self.progress)
         for _ in steps:
             candidates = torch.nonzero(~chosen).flatten()
-            scores = objective.score(extended_subsets(chosen, candidates))
+            scores = objective.score(base.extended_subsets(chosen, candidates))
             best = self.best_index(scores.total)
             region = int(candidates[best])
             chosen[region] = True
@@ -56,7 +49,7 @@ def append_best(objective: Objective, chosen: torch.Tensor, candidates: torch.Te
     """One greedy step over ``candidates`` ``(k,)``: score ``chosen`` ``(m,)`` ∪ {c} for each (2k forwards), mark the
     best (ties: the earliest candidate) in ``chosen``, append it to ``ranking`` and its terms to ``known`` (the
     curve point of the new prefix). Returns the best's position in ``candidates``."""
-    scores = objective.score(extended_subsets(chosen, candidates))
+    scores = objective.score(base.extended_subsets(chosen, candidates))
     best = GreedySelector.best_index(scores.total)
     pick = int(candidates[best])
     chosen[pick] = True

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    extended_subsets,
-    forwards_spent,
-    progress_steps,
-    register_selector,
-    singles_cost,
-    singleton_scores,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, Objective, Selection, Selector
 from submodular_attribution.selection.greedy import GreedySelector
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
 
 
-@register_selector
+@base.register_selector
 class LazyGreedySelector(Selector):
     """Minoux's lazy greedy with batched re-evaluation, optionally under a forward budget.
 
@@ -48,39 +37,36 @@ class LazyGreedySelector(Selector):
 
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
-        """The budget; without one, plain greedy's count plus the single-region batch (an upper bound)."""
-        if values["forward_budget"] > 0:
-            return max(values["forward_budget"], 1 + setup + singles_cost(m, setup) + 2 * (m - 1))
-        return 1 + setup + singles_cost(m, setup) + m * (m + 1)
+        """The budget (at least the search's floor); without one, plain greedy's count plus the single-region batch
+        (an upper bound)."""
+        head = 1 + setup + base.singles_cost(m, setup)
+        return base.ForwardBudget.expected(values, least=head + 2 * (m - 1), unbounded=head + m * (m + 1))
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
-        spent = forwards_spent(objective)
-        uses_cache = getattr(objective, "singleton_probs", None) is not None
-        first = singleton_scores(objective)
-        spent += m if uses_cache else 2 * m
+        budget = self.start_budget(objective)
+        first = budget.singleton_scores(objective)
         bound = first.total.detach().double().cpu().clone()  # gain over F(∅) := 0
         chosen = torch.zeros(m, dtype=torch.bool)
         start = GreedySelector.best_index(bound)
         chosen[start] = True
         ranking, known = [start], {1: first.at(start)}
         current = float(bound[start])
-        steps = progress_steps(range(1, m), "lazy", self.progress)
-        for step in steps:
-            remaining_steps = m - step  # including this one
+        for step in base.progress_steps(range(1, m), "lazy", self.progress):
             fresh = torch.zeros(m, dtype=torch.bool)
             fresh_scores: dict[int, dict[str, float]] = {}
             while True:
                 stale = torch.nonzero(~chosen & ~fresh).flatten()
-                allowance = self._allowance(spent, remaining_steps)
-                batch_size = min(len(stale), self.lazy_batch, allowance)
+                # re-score while 2 forwards remain for each later step (steps after this one: m - step - 1)
+                allowance = budget.share(self.lazy_batch, per_item=2, reserve=2 * (m - step - 1), least=0)
+                batch_size = min(len(stale), allowance)
                 if fresh.any() and batch_size < 1:
                     break
                 batch_size = max(batch_size, 1)
                 order = torch.argsort(-bound[stale], stable=True)[:batch_size]  # ties: lowest index first
                 batch = stale[order]
-                scores = objective.score(extended_subsets(chosen, batch))
-                spent += 2 * len(batch)
+                scores = objective.score(base.extended_subsets(chosen, batch))
+                budget.charge(2 * len(batch))
                 totals = scores.total.detach().double().cpu()
                 bound[batch] = totals - current
                 fresh[batch] = True
@@ -95,10 +81,4 @@ class LazyGreedySelector(Selector):
             ranking.append(pick)
             known[len(ranking)] = fresh_scores[pick]
             current += float(bound[pick])
-        return complete_selection(objective, ranking, known)
-
-    def _allowance(self, spent: int, remaining_steps: int) -> int:
-        """Regions this step may re-score: unlimited without a budget, else what leaves 2 forwards per later step."""
-        if self.forward_budget <= 0:
-            return self.lazy_batch
-        return (self.forward_budget - spent - 2 * (remaining_steps - 1)) // 2
+        return base.complete_selection(objective, ranking, known)

@@ -5,19 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import ToolkitError
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    GROUPS,
-    WINDOW,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    extended_subsets,
-    forwards_spent,
-    progress_steps,
-    register_selector,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, GROUPS, WINDOW, Objective, Selector
 from submodular_attribution.selection.coarse import group_masks, region_centroids, spatial_groups
 from submodular_attribution.selection.greedy import GreedySelector
 from submodular_attribution.selection.options import Option
@@ -26,7 +15,7 @@ from submodular_attribution.torch_proxy import torch
 ORDERS = ("leave-one-out", "groups", "mixed")
 
 
-@register_selector
+@base.register_selector
 class OneSidedWindowSelector(Selector):
     """Window greedy whose candidates are scored on one side only, so a window costs half the forwards.
 
@@ -71,56 +60,54 @@ class OneSidedWindowSelector(Selector):
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
         groups = 2 * min(values["groups"], m) if values["order"] in ("groups", "mixed") else 0
-        if values["forward_budget"] > 0:
-            return max(values["forward_budget"], 1 + setup + 3 * m + groups)
-        return 1 + setup + m + groups + sum(min(values["window"], r) + 1 for r in range(1, m + 1))
+        unbounded = 1 + setup + m + groups + sum(min(values["window"], r) + 1 for r in range(1, m + 1))
+        return base.ForwardBudget.expected(values, least=1 + setup + 3 * m + groups, unbounded=unbounded)
 
-    def select(self, objective: Objective) -> Selection:
+    def select(self, objective: Objective) -> base.Selection:
         kept_probabilities = getattr(objective, "kept_probabilities", None)
         target = getattr(objective, "target", None)
         if kept_probabilities is None or target is None:
             raise ToolkitError("--selector onesided: the objective has no kept_probabilities/target; use window")
         m = objective.num_regions
-        spent = forwards_spent(objective)
+        budget = self.start_budget(objective)
         eye = torch.eye(m, dtype=torch.bool)
         leave_one_out = kept_probabilities(~eye)[:, target].detach().double().cpu()
-        spent += m
+        budget.charge(m)
         deletion_prior = torch.argsort(leave_one_out, stable=True)  # removing it lowers p_t most: first
         insertion_prior = deletion_prior
         if self.order in ("groups", "mixed"):
             insertion_prior, group_forwards = self._group_prior(objective, deletion_prior)
-            spent += group_forwards
+            budget.charge(group_forwards)
             if self.order == "groups":
                 deletion_prior = insertion_prior
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
         kept_target = 0.0
-        for step in progress_steps(range(m), "onesided", self.progress):
+        for step in base.progress_steps(range(m), "onesided", self.progress):
             prior = deletion_prior if kept_target < self.switch_probability else insertion_prior
             remaining = prior[~chosen[prior]]
-            width = min(len(remaining), self._width(spent, m - step))
+            # w compared on one image + 1 for the pick's other image, leaving 2 forwards for every later step
+            width = min(len(remaining), budget.share(self.window, per_item=1, reserve=2 * (m - step - 1) + 1))
             candidates = remaining[:width]
-            subsets = extended_subsets(chosen, candidates)
+            subsets = base.extended_subsets(chosen, candidates)
             if width == 1:
                 scores, best = objective.score(subsets), 0
-                spent += 2
             elif kept_target < self.switch_probability:
                 complement = kept_probabilities(~subsets)
                 best = GreedySelector.best_index(-complement[:, target])  # ties (1e-6): earliest in the prior
                 scores = objective.score(subsets[best:best + 1], complement_probs=complement[best:best + 1])
-                spent += width + 1
             else:
                 kept = kept_probabilities(subsets)
                 best = GreedySelector.best_index(kept[:, target])
                 scores = objective.score(subsets[best:best + 1], kept_probs=kept[best:best + 1])
-                spent += width + 1
+            budget.charge(2 if width == 1 else width + 1)
             pick = int(candidates[best])
             chosen[pick] = True
             ranking.append(pick)
             known[len(ranking)] = scores.at(0)
             kept_target = known[len(ranking)]["consistency"]
-        return complete_selection(objective, ranking, known)
+        return base.complete_selection(objective, ranking, known)
 
     def _group_prior(self, objective: Objective, prior: torch.Tensor) -> tuple[torch.Tensor, int]:
         """``prior`` regrouped: spatial groups (as :mod:`coarse`) by F(G) of one batch, best first, each group's
@@ -136,9 +123,3 @@ class OneSidedWindowSelector(Selector):
         order = [r for g in torch.argsort(-group_totals, stable=True).tolist()
                  for r in sorted(groups[g], key=lambda r: int(position[r]))]
         return torch.as_tensor(order), 2 * len(groups)
-
-    def _width(self, spent: int, remaining_steps: int) -> int:
-        if self.forward_budget <= 0:
-            return self.window
-        spare = self.forward_budget - spent - 2 * (remaining_steps - 1) - 1  # this step: w + 1
-        return max(1, min(self.window, spare))

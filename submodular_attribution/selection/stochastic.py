@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    SEED,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    forwards_spent,
-    progress_steps,
-    register_selector,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, SEED, Objective, Selection, Selector
 from submodular_attribution.selection.greedy import append_best
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
 
 
-@register_selector
+@base.register_selector
 class StochasticGreedySelector(Selector):
     """Each step scores S ∪ {c} for ``sample_size`` regions drawn without replacement from the remaining ones
     (a ``torch.Generator`` seeded with ``seed``: same seed, same ranking) and appends the best. The chosen
@@ -48,9 +39,8 @@ class StochasticGreedySelector(Selector):
 
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
-        if values["forward_budget"] > 0:
-            return values["forward_budget"]
-        return 1 + setup + 2 * sum(min(values["sample_size"], m - step) for step in range(m))
+        unbounded = 1 + setup + 2 * sum(min(values["sample_size"], m - step) for step in range(m))
+        return base.ForwardBudget.expected(values, least=0, unbounded=unbounded)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
@@ -58,15 +48,14 @@ class StochasticGreedySelector(Selector):
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
-        spent = forwards_spent(objective)
-        for step in progress_steps(range(m), "stochastic", self.progress):
+        budget = self.start_budget(objective)
+        for step in base.progress_steps(range(m), "stochastic", self.progress):
             remaining = torch.nonzero(~chosen).flatten()
-            size = self.sample_size
-            if self.forward_budget > 0:
-                later = sum(min(self.sample_size, m - j) for j in range(step + 1, m))
-                size = max(size, min(self.max_sample_size, (self.forward_budget - spent) // 2 - later))
+            later = sum(min(self.sample_size, m - j) for j in range(step + 1, m))  # regions the later steps draw
+            size = budget.share(self.max_sample_size, per_item=2, reserve=2 * later, least=self.sample_size,
+                                unbounded=self.sample_size)
             draw = torch.randperm(len(remaining), generator=generator)[:size]
-            spent += 2 * min(size, len(remaining))
+            budget.charge(2 * len(draw))
             sample = remaining[torch.sort(draw).values]  # ascending ids: ties go to the lowest index
             append_best(objective, chosen, sample, ranking, known)
-        return complete_selection(objective, ranking, known)
+        return base.complete_selection(objective, ranking, known)

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    SEED,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    forwards_spent,
-    register_selector,
-    singles_cost,
-    singleton_scores,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, SEED, Objective, Selection, Selector
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
 
@@ -45,7 +35,7 @@ def antithetic_masks(m: int, pairs: int, generator: torch.Generator, max_density
     return torch.rand(pairs, m, generator=generator, dtype=torch.float64) < densities
 
 
-@register_selector
+@base.register_selector
 class SurrogateSelector(Selector):
     """Rank regions by the weights of an additive model of the target's log-odds, fitted on random subsets.
 
@@ -74,22 +64,23 @@ class SurrogateSelector(Selector):
 
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
-        least = 1 + setup + singles_cost(m, setup) + 2 * m - 2
-        return max(values["forward_budget"], least) if values["forward_budget"] > 0 else least + 2 * m
+        least = 1 + setup + base.singles_cost(m, setup) + 2 * m - 2
+        return base.ForwardBudget.expected(values, least=least, unbounded=least + 2 * m)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
-        spent = forwards_spent(objective)
-        spent += m if getattr(objective, "singleton_probs", None) is not None else 2 * m
-        singles = singleton_scores(objective)
+        budget = self.start_budget(objective)
+        singles = budget.singleton_scores(objective)
         eye = torch.eye(m, dtype=torch.bool)
         masks, probs = [eye, ~eye], [singles.consistency, 1.0 - singles.collaboration]
-        pairs = m if self.forward_budget <= 0 else max(0, (self.forward_budget - spent - 2 * m) // 2)
+        # random pairs (2 forwards each) until the budget leaves the 2m forwards of the saved curves
+        pairs = budget.share(None, per_item=2, reserve=2 * m, least=0, unbounded=m)
         known: dict[int, dict[str, float]] = {}
         if pairs:
             generator = torch.Generator().manual_seed(self.seed)
             subsets = antithetic_masks(m, pairs, generator)
             scores = objective.score(subsets)
+            budget.charge(2 * pairs)
             masks += [subsets, ~subsets]
             probs += [scores.consistency, 1.0 - scores.collaboration]
         weights = ridge_weights(torch.cat(masks), target_log_odds(torch.cat([p.detach().cpu() for p in probs])), self.alpha)
@@ -97,4 +88,4 @@ class SurrogateSelector(Selector):
         # ties (e.g. regions never sampled apart) broken by the single-region score
         order = sorted(range(m), key=lambda r: (-float(weights[r]), -float(singles_total[r]), r))
         known[1] = singles.at(order[0])
-        return complete_selection(objective, order, known)
+        return base.complete_selection(objective, order, known)

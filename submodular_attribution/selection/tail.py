@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    extended_subsets,
-    register_selector,
-    singles_cost,
-    singleton_scores,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import Objective, Selection, Selector
 from submodular_attribution.selection.greedy import GreedySelector
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
 
 
-@register_selector
+@base.register_selector
 class TailSelector(Selector):
     """``head_steps`` plain greedy steps, then the remaining regions in the order of their scores F(S ∪ {c})
     from the last full batch (with 0 head steps: the single-region scores F({c}), one batch that reuses the
@@ -40,7 +32,7 @@ class TailSelector(Selector):
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
         head = min(values["head_steps"], m - 1)
-        return 1 + setup + singles_cost(m, setup) + sum(2 * (m - j) for j in range(1, head + 1)) + 2 * max(m - head - 1, 0)
+        return 1 + setup + base.singles_cost(m, setup) + sum(2 * (m - j) for j in range(1, head + 1)) + 2 * max(m - head - 1, 0)
 
     def select(self, objective: Objective) -> Selection:
         m = objective.num_regions
@@ -48,7 +40,7 @@ class TailSelector(Selector):
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
         candidates = torch.arange(m)
-        scores = singleton_scores(objective)
+        scores = base.singleton_scores(objective)
         for _ in range(self.head_steps + 1):
             best = GreedySelector.best_index(scores.total)
             pick = int(candidates[best])
@@ -56,13 +48,13 @@ class TailSelector(Selector):
             ranking.append(pick)
             known[len(ranking)] = scores.at(best)
             if len(ranking) == m:
-                return complete_selection(objective, ranking, known)
+                return base.complete_selection(objective, ranking, known)
             last_totals, last_candidates = scores.total.detach().double().cpu(), candidates
             candidates = torch.nonzero(~chosen).flatten()
             if len(ranking) <= self.head_steps:
-                scores = objective.score(extended_subsets(chosen, candidates))
+                scores = objective.score(base.extended_subsets(chosen, candidates))
         keep = ~chosen[last_candidates]
         tail_totals, tail_regions = last_totals[keep], last_candidates[keep]
         order = torch.argsort(-tail_totals, stable=True)  # ties: lowest index first
         ranking += tail_regions[order].tolist()
-        return complete_selection(objective, ranking, known)
+        return base.complete_selection(objective, ranking, known)

@@ -5,19 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from submodular_attribution.selection.base import (
-    FORWARD_BUDGET,
-    WINDOW,
-    Objective,
-    Selection,
-    Selector,
-    complete_selection,
-    forwards_spent,
-    progress_steps,
-    register_selector,
-    singles_cost,
-    singleton_scores,
-)
+from submodular_attribution.selection import base
+from submodular_attribution.selection.base import FORWARD_BUDGET, WINDOW, Objective, Selection, Selector
 from submodular_attribution.selection.greedy import append_best
 from submodular_attribution.selection.options import Option
 from submodular_attribution.torch_proxy import torch
@@ -25,7 +14,7 @@ from submodular_attribution.torch_proxy import torch
 PRIORS = ("score", "log")
 
 
-@register_selector
+@base.register_selector
 class WindowSelector(Selector):
     """Greedy restricted to a sliding window of a prior order, the extra forwards spent where curves move.
 
@@ -58,19 +47,17 @@ class WindowSelector(Selector):
 
     @classmethod
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
-        if values["forward_budget"] > 0:
-            return max(values["forward_budget"], 1 + setup + singles_cost(m, setup) + 2 * (m - 1))
-        return 1 + setup + singles_cost(m, setup) + 2 * sum(min(values["window"], m - step) for step in range(1, m))
+        head = 1 + setup + base.singles_cost(m, setup)
+        unbounded = head + 2 * sum(min(values["window"], m - step) for step in range(1, m))
+        return base.ForwardBudget.expected(values, least=head + 2 * (m - 1), unbounded=unbounded)
 
     def select(self, objective: Objective) -> Selection:
-        m = objective.num_regions
-        spent = forwards_spent(objective)
-        spent += m if getattr(objective, "singleton_probs", None) is not None else 2 * m
-        first = singleton_scores(objective)
+        budget = self.start_budget(objective)
+        first = budget.singleton_scores(objective)
         prior = torch.argsort(-self._prior_values(first), stable=True)  # ties: lowest index first
         start = int(prior[0])
         ranking, known = [start], {1: first.at(start)}
-        return window_search(objective, prior, ranking, known, spent, self.window, self.forward_budget, self.progress)
+        return window_search(objective, prior, ranking, known, budget, self.window, self.progress)
 
     def _prior_values(self, singles) -> torch.Tensor:
         if self.prior == "score":
@@ -81,24 +68,17 @@ class WindowSelector(Selector):
 
 
 def window_search(objective: Objective, prior: torch.Tensor, ranking: list[int], known: dict[int, dict[str, float]],
-                  spent: int, window: int, forward_budget: int, progress: bool = False) -> Selection:
+                  budget: base.ForwardBudget, window: int, progress: bool = False) -> Selection:
     """Extend ``ranking`` (a prefix, possibly empty) to all m regions: each step scores S ∪ {c} for the first w
-    remaining regions of ``prior`` ``(m,)`` and appends the best; w = ``window`` while ``forward_budget`` (0 = none)
-    minus ``spent`` forwards leaves 2 forwards for every later step, then fewer, down to 1."""
+    remaining regions of ``prior`` ``(m,)`` and appends the best; w = ``window`` while ``budget`` leaves 2 forwards
+    for every later step, then fewer, down to 1."""
     m = objective.num_regions
     chosen = torch.zeros(m, dtype=torch.bool)
     chosen[ranking] = True
-    for step in progress_steps(range(len(ranking), m), "window", progress):
+    for step in base.progress_steps(range(len(ranking), m), "window", progress):
         remaining = prior[~chosen[prior]]
-        width = min(len(remaining), _width(window, forward_budget, spent, m - step))
+        width = min(len(remaining), budget.share(window, per_item=2, reserve=2 * (m - step - 1)))
         # ties between window members go to the earlier one in the prior (the window is in prior order)
         append_best(objective, chosen, remaining[:width], ranking, known)
-        spent += 2 * width
-    return complete_selection(objective, ranking, known)
-
-
-def _width(window: int, forward_budget: int, spent: int, remaining_steps: int) -> int:
-    if forward_budget <= 0:
-        return window
-    spare = (forward_budget - spent - 2 * (remaining_steps - 1)) // 2
-    return max(1, min(window, spare))
+        budget.charge(2 * width)
+    return base.complete_selection(objective, ranking, known)
