@@ -4,8 +4,8 @@
 
 The demo photos are saved as large JPEGs (``--side`` pixels, as camera images are) so that decoding, resizing
 and SLICO take a share of each sample that the loader can hide behind the model's forwards. Each depth runs
-the same driver (``submodular_attribution.cli``) into a fresh folder; the model is loaded once per run as
-users do. Prints one row per depth: samples, seconds, samples/s, and the speed-up over depth 0.
+the same driver (``submodular_attribution.driver``, ImageNet superpixel preset) into a fresh folder; the model is
+loaded once per run as users do. Prints one row per depth: samples, seconds, samples/s, and the speed-up over depth 0.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     parser.add_argument("--batch-size", type=int, default=16, help="images per forward")
     args = parser.parse_args(argv)
 
-    from submodular_attribution.cli import main as smdl_main
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import main as smdl_main
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         list_path = make_images(root, args.images, args.side)
         for depth in args.depths:
             start = time.perf_counter()
-            _, report = smdl_main(PRESET, [
+            _, report = smdl_main("smdl_explanation_imagenet_superpixel", [
                 "--Datasets", str(root), "--eval-list", str(list_path), "--model", args.model,
                 "--region-size", str(args.region_size), "--batch-size", str(args.batch_size),
                 "--save-dir", str(root / f"out{depth}"), "--prefetch", str(depth), "--no-progress"])

@@ -16,8 +16,7 @@ from pathlib import Path
 from common.errors import exit_on_toolkit_error
 from common.results import write_json_atomic
 from evals.smdl_curves import evaluate_explanation_dir, format_table
-from submodular_attribution.cli import main as smdl_main
-from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+from submodular_attribution.driver import main as smdl_main
 from visualization.smdl_figure import draw_results_folder
 
 
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    run_dir, report = smdl_main(PRESET, [
+    run_dir, report = smdl_main("smdl_explanation_imagenet_superpixel", [
         "--eval-list", "demo", "--region-size", str(args.region_size), "--end", str(args.limit),
         "--save-dir", args.save_dir, "--device", args.device, "--batch-size", str(args.batch_size),
     ])

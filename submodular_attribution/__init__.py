@@ -1,7 +1,8 @@
 """SMDL: attribution by submodular region-subset selection.
 
 ``SubmodularExplainer(blackbox, division, lambdas, selector).explain(image, target) -> Explanation``.
-Entry modules (``smdl_explanation_*``) are presets of :mod:`submodular_attribution.cli`.
+Entry modules (``smdl_explanation_*``, ``lima_explanation_*``, ``cli``) run the driver
+(:mod:`submodular_attribution.driver`) with a preset of :mod:`submodular_attribution.presets`.
 The names load on first use (PEP 562), so an entry module's ``--help`` does not import torch.
 """
 

@@ -74,7 +74,7 @@ def validate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     assumed input size, the shard, a writable ``--save-dir``, then the model name."""
     from common.sharding import resolve_shard
     from submodular_attribution import family_options
-    from submodular_attribution.cli import run_root
+    from submodular_attribution.driver import run_root
 
     for action in parser._actions:
         value = getattr(args, action.dest, None)

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from common.errors import ToolkitError
 from common.sharding import add_scale_arguments
 from submodular_attribution import family_options
 from submodular_attribution.masking import FILLS
+from submodular_attribution.presets import Preset, get_preset
 from submodular_attribution.regions import DIVISIONS
 from submodular_attribution.selection import SELECTORS
 from submodular_attribution.selection.options import Option
 from submodular_attribution.terms import EFFECTIVENESS_FEATURES
-
-if TYPE_CHECKING:
-    from submodular_attribution.cli import Preset
 
 DEFAULT_MAX_REGIONS = 1024
 
@@ -65,8 +63,9 @@ def _add_declared(group: argparse._ArgumentGroup, flag: str, uses: list[tuple[st
                        help=f"{owner_kind} {users}: {option.help}{note}")
 
 
-def build_parser(preset: Preset) -> argparse.ArgumentParser:
-    """Every flag of the driver with ``preset``'s defaults."""
+def build_parser(preset: str | Preset) -> argparse.ArgumentParser:
+    """Every flag of the driver with the defaults of ``preset`` (a :class:`~.presets.Preset` or its name)."""
+    preset = get_preset(preset)
     parser = argparse.ArgumentParser(prog=f"python -m {preset.prog}", description=preset.description, formatter_class=HelpFormatter)
     data = parser.add_argument_group("data")
     data.add_argument("--Datasets", default=preset.datasets, help="folder the eval-list paths are relative to")

@@ -1,8 +1,8 @@
 """Driver options for the model families and region sources of the originals (CLIP zero-shot, embedding,
 evidential confidence, prior / SAM / precomputed regions, LiMA's counterfactual record).
 
-:mod:`submodular_attribution.cli` calls these hooks; every preset module is still a :class:`~cli.Preset` of the
-one driver (defaults go in ``Preset.extra_defaults``, keyed by argparse dest).
+:mod:`submodular_attribution.driver` calls these hooks; every preset is a :class:`~.presets.Preset` of the one
+driver (defaults go in ``Preset.extra_defaults``, keyed by argparse dest).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def identity_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The family options that change results, for :func:`submodular_attribution.cli.run_identity`.
+    """The family options that change results, for :func:`submodular_attribution.driver.run_identity`.
 
     Only the options the run actually uses are listed (zero-shot options for ``clip:`` models, ``--reference``
     for ``embed:`` models, the evidential options with ``--uncertainty-model``, ``--record-counterfactual`` when

@@ -8,24 +8,7 @@ LiMA orders its weights (consistency, collaboration, confidence); here they keep
     python -m submodular_attribution.lima_explanation_imagenet_superpixel --eval-list demo
 """
 
-from __future__ import annotations
-
-from submodular_attribution.cli import Preset, cli_entry
-
-PRESET = Preset(
-    prog="submodular_attribution.lima_explanation_imagenet_superpixel",
-    description=(
-        "Rank the superpixels of each image with LiMA's weights and bidirectional greedy for an ImageNet "
-        "classifier; writes json/npy results for evals.eval_AUC_faithfulness and visualization.demo."
-    ),
-    datasets="datasets/imagenet/ILSVRC2012_img_val",
-    eval_list="demo",
-    division="slico",
-    lambdas=(0.01, 0.0, 20.0, 5.0),
-    save_dir="./submodular_results/imagenet-{model}/",
-    selector="bidirectional",
-    pending_samples=12,
-)
+from submodular_attribution.driver import run_preset
 
 if __name__ == "__main__":
-    cli_entry(PRESET)
+    run_preset("lima_explanation_imagenet_superpixel")

@@ -507,8 +507,8 @@ def test_generator_maps_feed_smdl_prior_division(tmp_path, monkeypatch, lite0_bl
     from PIL import Image
 
     from baseline_attribution import generate_explanation_maps as gen
-    from submodular_attribution.cli import main as smdl_main
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import main as smdl_main
+    PRESET = "smdl_explanation_imagenet_superpixel"
 
     monkeypatch.setattr(gen, "load_model", lambda *a, **k: lite0_blackbox)
     (tmp_path / "img").mkdir()

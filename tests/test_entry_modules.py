@@ -31,7 +31,7 @@ SMDL_PRESETS = ["smdl_explanation_imagenet_superpixel", "lima_explanation_imagen
                 "smdl_explanation_cub_prior", "smdl_explanation_cub_superpixel", "smdl_explanation_face_superpixel",
                 "smdl_explanation_lung_quilt_superpixel"]
 ENTRY_MODULES = [
-    *(_SMDL + p for p in SMDL_PRESETS),
+    *(_SMDL + p for p in [*SMDL_PRESETS, "cli"]),
     "evals.eval_AUC_faithfulness", "evals.eval_highest_confidence", "evals.eval_AUC_faithfulness_baseline",
     "evals.report", "evals.eval_la", "visualization.demo", "visualization.insertion_animation",
     "visualization.la_figures", "baseline_attribution.generate_explanation_maps", "local_attribution.generate_pt",
@@ -44,6 +44,8 @@ BAD_VALUES = [
     (_SMDL + "smdl_explanation_imagenet_superpixel", ["--batch-size", "0"], "--batch-size 0", None),
     (_SMDL + "lima_explanation_imagenet_superpixel", ["--region-size", "0"], "--region-size 0", None),
     (_SMDL + "smdl_explanation_imagenet_clip_superpixel", ["--lambda1", "nan"], "--lambda1 nan", None),
+    (_SMDL + "cli", ["--preset", "bogus"], "--preset bogus: unknown preset; choose one of smdl_explanation_imagenet", None),
+    (_SMDL + "cli", ["--preset", "smdl_explanation_cub_prior", "--region-size", "0"], "--region-size 0", None),
     ("evals.eval_AUC_faithfulness", ["--explanation-dir", "/nonexistent/run"], "--explanation-dir", None),
     ("evals.eval_highest_confidence", ["--explanation-dir", "/nonexistent/run"], "--explanation-dir", None),
     ("evals.eval_AUC_faithfulness_baseline", ["--maps-dir", "/nonexistent/maps"], "--maps-dir", None),
@@ -70,7 +72,7 @@ BAD_VALUES = [
 ]
 # module -> {flag: the names its help must list} (static lists of common.names, checked against the registries)
 LISTED_NAMES = {
-    **{_SMDL + p: {"--selector": "SELECTORS"} for p in SMDL_PRESETS},
+    **{_SMDL + p: {"--selector": "SELECTORS"} for p in [*SMDL_PRESETS, "cli"]},
     "scripts.benchmark_smdl": {"--selector": "SELECTORS"},
     "baseline_attribution.generate_explanation_maps": {"--method": "BASELINE_METHODS"},
     "scripts.benchmark_baselines": {"--methods": "BASELINE_METHODS"},

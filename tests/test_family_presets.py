@@ -1,7 +1,6 @@
 """Every preset of the originals' families: --help runs, and a run on one demo photo with small models
 (a tiny random-initialised open_clip architecture, a random vit_b SAM, a random ResNet-18 EDL network)."""
 
-import importlib
 import json
 
 import numpy as np
@@ -22,12 +21,14 @@ PRESETS = [
 
 
 def preset_of(name):
-    return importlib.import_module(f"submodular_attribution.{name}").PRESET
+    from submodular_attribution.presets import get_preset
+
+    return get_preset(name)
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_help_runs(name, capsys):
-    from submodular_attribution.cli import main
+    from submodular_attribution.driver import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(preset_of(name), ["--help"])
@@ -77,7 +78,7 @@ def family_argv(name, clip_root, photos, tmp_path):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_runs_end_to_end(name, tiny_clip, photo_list, small_sam, tmp_path, monkeypatch):  # noqa: F811
-    from submodular_attribution.cli import main
+    from submodular_attribution.driver import main
 
     if name.endswith("_sam"):  # the SAM checkpoint would be 375 MB: the same generator path on the small random vit_b
         monkeypatch.setattr("models.sam.load_sam", lambda *args, **kwargs: small_sam)
@@ -108,7 +109,7 @@ def test_preset_yaml_matches_the_preset(name):
     """configs/<family>.yaml holds valid flags and the same defaults as the preset module."""
     from pathlib import Path
 
-    from submodular_attribution.cli import apply_config, build_parser
+    from submodular_attribution.driver import apply_config, build_parser
 
     preset = preset_of(name)
     config = Path(__file__).resolve().parents[1] / "configs" / f"{name.removeprefix('smdl_explanation_')}.yaml"

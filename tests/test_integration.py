@@ -5,9 +5,10 @@ import json
 import numpy as np
 
 from evals.eval_AUC_faithfulness import evaluate_explanation_dir
-from submodular_attribution.cli import main
-from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+from submodular_attribution.driver import main
 from visualization.demo import draw_results_folder
+
+PRESET = "smdl_explanation_imagenet_superpixel"
 
 
 def test_lite0_classifies_coffee_as_espresso(lite0_blackbox, coffee):

@@ -33,20 +33,14 @@ SOURCES = {module_name(p): p for package in PACKAGES for p in (ROOT / package).r
 ENTRY_MODULES = {name for name, p in SOURCES.items() if '__name__ == "__main__"' in p.read_text(encoding="utf-8")}
 
 
-# Imports of an entry module outside this branch's part (the SMDL presets call their one driver
-# ``submodular_attribution.cli``; the SMDL and baseline benchmarks): listed so the rule still catches new ones.
+# Imports of an entry module outside this branch's part (the baseline benchmark): listed so the rule still
+# catches new ones.
 KNOWN = {
-    "scripts.demo": {"submodular_attribution.cli", "submodular_attribution.smdl_explanation_imagenet_superpixel"},
-    "scripts.benchmark_prefetch": {"submodular_attribution.cli",
-                                   "submodular_attribution.smdl_explanation_imagenet_superpixel"},
     "scripts.benchmark_baselines": {"baseline_attribution.generate_explanation_maps"},
 }
 
 
 def allowed(importer: str, imported: str) -> bool:
-    """The SMDL presets may import the driver (and the CUB prior preset the CUB preset it extends)."""
-    if importer.startswith("submodular_attribution.") and imported.startswith("submodular_attribution."):
-        return True
     return imported in KNOWN.get(importer, set())
 
 

@@ -71,8 +71,8 @@ def test_prior_is_a_per_sample_input(tmp_path):
 def test_driver_prior_run_and_missing_map(tmp_path, coffee):
     from PIL import Image
 
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_superpixel"
 
     (tmp_path / "img").mkdir()
     for name in ("coffee.png", "nomap.png"):
@@ -98,8 +98,8 @@ def test_driver_prior_run_and_missing_map(tmp_path, coffee):
 
 
 def test_missing_prior_dir_is_a_one_line_error(tmp_path, capsys):
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_superpixel"
 
     with pytest.raises(SystemExit) as exit_info:
         main(PRESET, ["--superpixel-algorithm", "prior", "--prior-dir", str(tmp_path / "none")])

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from common.errors import ToolkitError
-from submodular_attribution.cli import main
-from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+from submodular_attribution.driver import main
 from tests import toy_models
+
+PRESET = "smdl_explanation_imagenet_superpixel"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -299,7 +300,7 @@ def test_weights_file_hash_is_part_of_the_identity(tmp_path):
 def test_a_family_or_selector_option_into_the_same_folder_is_refused(toy_set, monkeypatch, capsys):
     """--record-counterfactual (not in the folder name) and a selector option (in the folder name; here forced
     into one folder, as a name collision would) are part of the identity: refused, nothing served."""
-    from submodular_attribution import cli
+    from submodular_attribution import driver
 
     run_dir, first = main(PRESET, toy_argv(toy_set, "fam", "--end", "2"))
     config = (run_dir / "config.json").read_text()
@@ -313,7 +314,7 @@ def test_a_family_or_selector_option_into_the_same_folder_is_refused(toy_set, mo
     _, again = main(PRESET, toy_argv(toy_set, "fam", "--end", "2", "--seed", "5", "--lazy-batch", "2"))
     assert (again.done, again.skipped) == (0, 2)
 
-    monkeypatch.setattr(cli, "run_folder_name", lambda args: "one-folder")
+    monkeypatch.setattr(driver, "run_folder_name", lambda args: "one-folder")
     lazy_dir, lazy = main(PRESET, toy_argv(toy_set, "sel", "--end", "2", "--selector", "lazy", "--lazy-batch", "2"))
     assert lazy.done == 2
     capsys.readouterr()
@@ -328,7 +329,7 @@ def test_zero_shot_evidential_and_reference_files_are_part_of_the_identity(tmp_p
     in place (same path) gives another identity, as do --bgr, --logit-scale, --evidence-scale."""
     from common.cli_style import normalise_flags
     from common.run_identity import bind_run_folder
-    from submodular_attribution.cli import build_parser, run_identity
+    from submodular_attribution.driver import build_parser, run_identity
 
     files = {name: tmp_path / name for name in ("names.txt", "templates.txt", "ref.npy", "edl.pth")}
     for path in files.values():
@@ -594,7 +595,7 @@ def test_underscore_spellings_are_aliases_and_help_shows_hyphens(toy_set, capsys
     _, report = main(PRESET, argv + ["--end", "1"])
     assert report.done == 1
     from common.cli_style import normalise_flags
-    from submodular_attribution.cli import build_parser
+    from submodular_attribution.driver import build_parser
 
     smdl_parser = normalise_flags(build_parser(PRESET))
     assert smdl_parser.parse_args(["--eval", "x.txt"]).eval_list == "x.txt", "abbreviations still work"

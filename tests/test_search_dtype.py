@@ -95,8 +95,8 @@ def test_refusal_is_one_line_naming_the_flag(monkeypatch, toy_blackbox):
 
 
 def test_run_folder_and_identity_carry_the_setting_and_fp32_keeps_old_names(tmp_path):
-    from submodular_attribution.cli import build_parser, run_folder_name, run_identity
-    from submodular_attribution.lima_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import build_parser, run_folder_name, run_identity
+    PRESET = "lima_explanation_imagenet_superpixel"
 
     parser = build_parser(PRESET)
     base = ["--save-dir", str(tmp_path)]

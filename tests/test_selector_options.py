@@ -13,11 +13,12 @@ import pytest
 
 from common.errors import ToolkitError
 from submodular_attribution.selection import SELECTORS, get_selector, selector_class
-from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+
+PRESET = "smdl_explanation_imagenet_superpixel"
 
 
 def parse(*flags, preset=PRESET):
-    from submodular_attribution.cli import build_parser
+    from submodular_attribution.driver import build_parser
 
     return build_parser(preset).parse_args(list(flags))
 
@@ -43,7 +44,7 @@ def test_cli_and_python_defaults_give_the_same_ranking(toy_photos, name):
     every photo alike (before, coarse, onesided and surrogate had budget 0 on the CLI and 245 in Python)."""
     from models import load_model
     from submodular_attribution import SubmodularExplainer
-    from submodular_attribution.cli import main
+    from submodular_attribution.driver import main
     from submodular_attribution.driver_checks import selector_values
 
     assert selector_values(parse("--selector", name)) == {o.name: o.default for o in SELECTORS[name].options}
@@ -62,8 +63,8 @@ def test_cli_and_python_defaults_give_the_same_ranking(toy_photos, name):
 
 
 def test_unknown_options_are_refused_in_python_and_on_the_command_line(capsys):
-    from submodular_attribution.cli import main
     from submodular_attribution.division import Division
+    from submodular_attribution.driver import main
 
     with pytest.raises(ToolkitError, match="--selector lazy does not take window; it takes lazy_batch, forward_budget"):
         get_selector("lazy", window=3)
@@ -89,9 +90,8 @@ def test_unknown_options_are_refused_in_python_and_on_the_command_line(capsys):
 ])
 def test_bad_settings_are_one_line_errors_before_torch(tmp_path, flags, match):
     """Each exits 2 with one line naming the flag, and torch is never imported (the model is not loaded)."""
-    code = ("import sys\nfrom submodular_attribution.cli import main\n"
-            "from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET\n"
-            f"try:\n    main(PRESET, {flags + ['--save-dir', str(tmp_path)]!r})\n"
+    code = ("import sys\nfrom submodular_attribution.driver import main\n"
+            f"try:\n    main({PRESET!r}, {flags + ['--save-dir', str(tmp_path)]!r})\n"
             "except SystemExit as exit:\n    print(exit.code, 'torch' in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.split() == ["2", "False"], (proc.stdout, proc.stderr)
@@ -115,9 +115,8 @@ def test_face_preset_says_its_cost_before_starting():
     """Region size 15 at 224 px: round(224/15)^2 = 225 regions; greedy with λ2 != 0: m(m+1) + m setup + 1 source."""
     from submodular_attribution.division import Division
     from submodular_attribution.driver_checks import ASSUMED_INPUT_SIZE, cost_line
-    from submodular_attribution.smdl_explanation_face_superpixel import PRESET as FACE
 
-    args = parse(preset=FACE)
+    args = parse(preset="smdl_explanation_face_superpixel")
     line, costly = cost_line(Division.from_args(args), args.selector, {}, args.lambda2, ASSUMED_INPUT_SIZE)
     m = 225
     assert costly and f"~{m} per image" in line and f"~{m * (m + 1) + m + 1:,} forwards" in line and "warning" in line

@@ -152,8 +152,8 @@ def test_logits_effectiveness_features_are_the_output_vector(toy_blackbox):
 
 
 def test_lima_preset_defaults_and_folder():
-    from submodular_attribution.cli import build_parser, run_folder_name
-    from submodular_attribution.lima_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import build_parser, run_folder_name
+    PRESET = "lima_explanation_imagenet_superpixel"
 
     args = build_parser(PRESET).parse_args([])
     assert (args.lambda1, args.lambda2, args.lambda3, args.lambda4) == (0.01, 0.0, 20.0, 5.0)
@@ -298,8 +298,8 @@ def test_onesided_group_orders_have_real_curves_within_budget(toy_blackbox, orde
 
 
 def test_new_selectors_folders_carry_their_options():
-    from submodular_attribution.cli import build_parser, run_folder_name
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import build_parser, run_folder_name
+    PRESET = "smdl_explanation_imagenet_superpixel"
 
     def folder(*flags):
         return run_folder_name(build_parser(PRESET).parse_args(list(flags)))

@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from submodular_attribution.cli import main
-from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+from submodular_attribution.driver import main
+
+PRESET = "smdl_explanation_imagenet_superpixel"
 
 
 def snapshot(root):
@@ -75,7 +76,8 @@ def test_bad_flag_is_a_one_line_error(tmp_path):
 
 
 ENTRY_MAINS = [
-    ("submodular_attribution.cli", lambda m: m.main(PRESET, ["--help"])),
+    ("submodular_attribution.cli", lambda m: m.main(["--help"])),
+    ("submodular_attribution.driver", lambda m: m.main(PRESET, ["--help"])),
     ("evals.eval_AUC_faithfulness", lambda m: m.main(["--help"])),
     ("evals.eval_highest_confidence", lambda m: m.main(["--help"])),
     ("visualization.demo", lambda m: m.main(["--help"])),
@@ -83,7 +85,7 @@ ENTRY_MAINS = [
     ("scripts.shard", lambda m: m.main(["--help"])),
     ("scripts.benchmark_smdl", lambda m: m.main(["--help"])),
     ("scripts.benchmark_selection", lambda m: m.main(["--help"])),
-    ("submodular_attribution.lima_explanation_imagenet_superpixel", lambda m: main(m.PRESET, ["--help"])),
+    ("submodular_attribution.lima_explanation_imagenet_superpixel", lambda m: main(m.__name__.rsplit(".", 1)[1], ["--help"])),
 ]
 
 
@@ -115,7 +117,7 @@ def test_entry_module_help_runs(tmp_path):
 
 
 def test_config_file_sets_defaults_and_flags_win(tmp_path):
-    from submodular_attribution.cli import apply_config, build_parser
+    from submodular_attribution.driver import apply_config, build_parser
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text("lambda2: 0.5\nsuperpixel-algorithm: grid\ngrid-size: 3\n")
@@ -142,7 +144,7 @@ def test_shipped_configs_are_valid_and_reach_every_setting(config, folder, tmp_p
 
     import yaml
 
-    from submodular_attribution.cli import apply_config, build_parser, run_folder_name, validate_args
+    from submodular_attribution.driver import apply_config, build_parser, run_folder_name, validate_args
 
     path = Path(__file__).parent.parent / "configs" / config
     argv = ["--config", str(path), "--save-dir", str(tmp_path)]

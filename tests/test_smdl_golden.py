@@ -48,14 +48,11 @@ IDENTITY_CASES = [
 
 def identities() -> list[list[str]]:
     """[folder name, identity key] of every :data:`IDENTITY_CASES` entry (no model is loaded)."""
-    import importlib
-
-    from submodular_attribution.cli import build_parser, run_folder_name, run_identity
+    from submodular_attribution.driver import build_parser, run_folder_name, run_identity
 
     out = []
     for module, argv in IDENTITY_CASES:
-        preset = importlib.import_module(f"submodular_attribution.{module}").PRESET
-        args = build_parser(preset).parse_args(["--Datasets", "/golden-datasets", *argv])  # identity: absolute root
+        args = build_parser(module).parse_args(["--Datasets", "/golden-datasets", *argv])  # identity: absolute root
         out.append([run_folder_name(args), run_identity(args).key])
     return out
 
@@ -101,8 +98,8 @@ def record(save_dir: Path, budget_shift: int = 0) -> dict[str, dict]:
     """Run every entry of :data:`RUNS` through the SMDL driver and return what the golden file holds (with
     ``budget_shift`` added to every positive ``--forward-budget``)."""
     from evals.eval_AUC_faithfulness import evaluate_explanation_dir
-    from submodular_attribution.cli import main as smdl_main
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import main as smdl_main
+    PRESET = "smdl_explanation_imagenet_superpixel"
 
     out: dict[str, dict] = {}
     for name, flags in RUNS.items():

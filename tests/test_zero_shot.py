@@ -97,8 +97,8 @@ def test_prototypes_built_once_cached_reused_and_rebuilt(tiny_clip, tmp_path):
 def test_zero_shot_grid_run_writes_valid_results(tiny_clip, tmp_path, coffee):
     from PIL import Image
 
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_clip_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_clip_superpixel"
 
     (tmp_path / "img").mkdir()
     Image.fromarray(coffee).save(tmp_path / "img" / "coffee.jpg")
@@ -127,8 +127,8 @@ def test_zero_shot_grid_run_writes_valid_results(tiny_clip, tmp_path, coffee):
 @pytest.mark.parametrize("extra,flag", [(["--weights", "/nonexistent/ViT-L-14.pt"], "--weights /nonexistent/ViT-L-14.pt"),
                                         ([], "--weights openai")])
 def test_missing_weights_is_a_one_line_error(extra, flag, tmp_path, capsys, monkeypatch):
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_clip_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_clip_superpixel"
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache: the 'openai' tag is not there
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -34,8 +34,8 @@ def test_weights_of_another_architecture_name_the_mismatch(tiny_clip, tmp_path):
 
 def test_the_clip_preset_without_flags_says_what_is_missing(tmp_path, capsys, monkeypatch):
     """Was ``--weights openai: file not found``: a tag the user never typed, called a file."""
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_clip_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_clip_superpixel"
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.cache/clip here
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -51,8 +51,8 @@ def test_the_clip_preset_without_flags_says_what_is_missing(tmp_path, capsys, mo
 
 def test_a_clip_weights_path_that_does_not_exist_is_refused_before_the_model_loads(tmp_path, capsys, monkeypatch):
     import models
-    from submodular_attribution.cli import main
-    from submodular_attribution.smdl_explanation_imagenet_clip_superpixel import PRESET
+    from submodular_attribution.driver import main
+    PRESET = "smdl_explanation_imagenet_clip_superpixel"
 
     monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(SystemExit) as info:

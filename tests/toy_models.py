@@ -61,8 +61,7 @@ def register(monkeypatch=None) -> None:
 
 if __name__ == "__main__":
     register()
-    from submodular_attribution.cli import cli_entry
-    from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
+    from submodular_attribution.driver import run_preset
 
     sys.argv[0] = "tests.toy_models"
-    cli_entry(PRESET)
+    run_preset("smdl_explanation_imagenet_superpixel")
