@@ -30,18 +30,10 @@ class GreedySelector(Selector):
         m = objective.num_regions
         chosen = torch.zeros(m, dtype=torch.bool)
         ranking: list[int] = []
-        curves = base.new_curves()
-        steps = base.progress_steps(range(m), "greedy", self.progress)
-        for _ in steps:
-            candidates = torch.nonzero(~chosen).flatten()
-            scores = objective.score(base.extended_subsets(chosen, candidates))
-            best = self.best_index(scores.total)
-            region = int(candidates[best])
-            chosen[region] = True
-            ranking.append(region)
-            for name, value in scores.at(best).items():
-                curves[name].append(value)
-        return Selection(ranking, curves)
+        known: dict[int, dict[str, float]] = {}
+        for _ in base.progress_steps(range(m), "greedy", self.progress):
+            append_best(objective, chosen, torch.nonzero(~chosen).flatten(), ranking, known)
+        return base.complete_selection(objective, ranking, known)  # every prefix already scored: no forward
 
 
 def append_best(objective: Objective, chosen: torch.Tensor, candidates: torch.Tensor, ranking: list[int],
