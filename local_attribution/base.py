@@ -38,7 +38,7 @@ from typing import ClassVar, Literal, TypeVar
 import torch
 from torch import Tensor, nn
 
-from common.method_contract import DEFAULT_SEED, MethodError, MethodSpec
+from common.method_contract import DEFAULT_SEED, DeclaredMethod, MethodError, MethodInfo, MethodSpec
 
 Model = Callable[[Tensor], Tensor]
 """A logits model: ``(B, 3, H, W)`` images in [0, 1] -> ``(B, C)`` logits."""
@@ -60,29 +60,48 @@ class RunOptions:
     """Show a tqdm progress bar."""
 
 
-class AttributionMethod(ABC):
-    """Base class of every method of the zoo.
+@dataclass(frozen=True)
+class LocalInfo(MethodInfo):
+    """:class:`common.method_contract.MethodInfo` of a method of the zoo, with the zoo's defaults and three more
+    fields: ``LocalInfo("ig", "IG", panel_label="IG", default_batch_size=4)``.
 
-    Subclasses are dataclasses whose fields are the hyper-parameters (defaults = the original
-    code's defaults) and set the class-level metadata below.
+    ``name`` is the registry key, equal to the original CLI name (``la``, ``ig``, ``sg``, ...); ``display_name``
+    the human-readable name (``"Fast IG"``).
     """
 
-    name: ClassVar[str]
-    """Registry key, equal to the original CLI name (``la``, ``ig``, ``sg``, ...)."""
-    display_name: ClassVar[str]
-    """Human-readable name, e.g. ``"Fast IG"``."""
-    panel_label: ClassVar[str]
+    needs_gradients: bool = True
+    stochastic: bool = False
+    model_output: str = "logits"
+    """What the method reads from the model: its logits (and their gradients)."""
+    panel_label: str = ""
     """Short label used in the paper's comparison panel, e.g. ``"FIG"``."""
-    needs_gradients: ClassVar[bool] = True
-    stochastic: ClassVar[bool] = False
-    differentiates: ClassVar[Literal["probability", "logit"]] = "probability"
+    differentiates: Literal["probability", "logit"] = "probability"
     """Which model output is differentiated: the softmax probability (or its log) of one class,
     computed from the logits with a single softmax, or the raw logit."""
-    default_batch_size: ClassVar[int] = 1
+    default_batch_size: int = 1
     """Batch size of the original code (spec §1.4.5); default ``internal_batch_size`` unless
-    :meth:`default_internal_batch_size` says otherwise."""
-    model_output: ClassVar[str] = "logits"
-    """What the method reads from the model: its logits (and their gradients)."""
+    :meth:`AttributionMethod.default_internal_batch_size` says otherwise."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.differentiates not in ("probability", "logit"):
+            raise TypeError(f"{self.name}: differentiates must be 'probability' or 'logit'")
+        if not self.panel_label:
+            raise TypeError(f"{self.name}: give its panel_label")
+
+
+class AttributionMethod(DeclaredMethod, ABC):
+    """Base class of every method of the zoo.
+
+    A subclass declares ``info = LocalInfo(...)`` (read back as ``cls.name``, ``cls.panel_label``, ...) and is
+    registered with :func:`local_attribution.registry.register`, which makes it a dataclass whose fields are the
+    hyper-parameters of its spec (:mod:`local_attribution.specs`; defaults = the original code's defaults).
+    """
+
+    info: ClassVar[LocalInfo]
+    panel_label = DeclaredMethod.from_info()
+    differentiates = DeclaredMethod.from_info()
+    default_batch_size = DeclaredMethod.from_info()
     spec: ClassVar[MethodSpec]
     """The declared hyper-parameters (set by the registry)."""
     default_params: ClassVar[dict[str, object]]

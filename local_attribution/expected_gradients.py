@@ -17,14 +17,13 @@ sample is explained for its own target.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from .base import (
     AttributionMethod,
+    LocalInfo,
     Model,
     RunOptions,
     TargetLike,
@@ -35,7 +34,6 @@ from .registry import register
 
 
 @register
-@dataclass
 class ExpectedGradients(AttributionMethod):
     """Expected Gradients.
 
@@ -44,14 +42,7 @@ class ExpectedGradients(AttributionMethod):
         background: ``(N, 3, H, W)`` reference images in [0, 1] (default: see module doc).
     """
 
-    name: ClassVar[str] = "eg"
-    display_name: ClassVar[str] = "Expected Gradients"
-    panel_label: ClassVar[str] = "EG"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 4
-
-    n_samples: int = 1
-    background: Tensor | None = field(default=None, repr=False, compare=False)
+    info = LocalInfo("eg", "Expected Gradients", panel_label="EG", stochastic=True, default_batch_size=4)
 
     def attribute(
         self,

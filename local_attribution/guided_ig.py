@@ -19,13 +19,11 @@ p_y of one softmax (the original's call-model function applied a second softmax,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar
 from .gradients import chunk_slices, class_score_gradients
 from .registry import register
 
@@ -33,7 +31,6 @@ _TOL = 1e-9  # relative and absolute tolerance of "L1 target reached" (PAIR's EP
 
 
 @register
-@dataclass
 class GuidedIG(AttributionMethod):
     """Guided Integrated Gradients.
 
@@ -44,15 +41,7 @@ class GuidedIG(AttributionMethod):
         baseline_value: constant baseline image value.
     """
 
-    name: ClassVar[str] = "guided_ig"
-    display_name: ClassVar[str] = "Guided IG"
-    panel_label: ClassVar[str] = "GIG"
-    default_batch_size: ClassVar[int] = 1
-
-    steps: int = 15
-    fraction: float = 0.25
-    max_dist: float = 0.02
-    baseline_value: float = 0.0
+    info = LocalInfo("guided_ig", "Guided IG", panel_label="GIG", default_batch_size=1)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         out = torch.empty_like(x)

@@ -27,7 +27,6 @@ Differences from the original code (spec §2.6, §6):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import torch
@@ -35,6 +34,7 @@ from torch import Tensor
 
 from .base import (
     AttributionMethod,
+    LocalInfo,
     Model,
     RunOptions,
     TargetLike,
@@ -88,7 +88,6 @@ def avoid_collisions(classes: Tensor, y: Tensor, num_classes: int) -> Tensor:
 
 
 @register
-@dataclass
 class LocalAttribution(AttributionMethod):
     """Local Attribution.
 
@@ -120,22 +119,12 @@ class LocalAttribution(AttributionMethod):
     depend on the other samples of the call or on their number.
     """
 
-    name: ClassVar[str] = "la"
-    display_name: ClassVar[str] = "LA"
-    panel_label: ClassVar[str] = "LA"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 64
+    info = LocalInfo("la", "LA", panel_label="LA", stochastic=True, default_batch_size=64)
+
     cpu_internal_batch_size: ClassVar[int] = 4
     """Default ``internal_batch_size`` on the CPU, measured (README, "Local Attribution")."""
     accelerator_internal_batch_size: ClassVar[int] = 64
     """Default elsewhere (CUDA): the original batch size; not measured here (CPU-only machine)."""
-
-    spatial_range: float = 20.0
-    max_iter: int = 20
-    sampling_times: int = 20
-    num_classes: int | None = None
-    clip_min: float = 0.0
-    clip_max: float = 1.0
 
     def __post_init__(self) -> None:
         if self.spatial_range <= 0:
