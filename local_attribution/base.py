@@ -159,47 +159,27 @@ class AttributionMethod(DeclaredMethod, ABC):
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
         """Compute the maps; ``x`` is detached, ``target`` is a ``(B,)`` long tensor on x's device."""
 
-    def _run(
-        self,
-        compute: Callable[[Model, Tensor, Tensor, RunOptions], T],
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike,
-        internal_batch_size: int | None,
-        generator: torch.Generator | None,
-        progress: bool,
-    ) -> T:
-        """Validate the arguments, then ``compute(model, x, y, opts)`` with autograd enabled."""
+    def _run(self, compute: Callable[[Model, Tensor, Tensor, RunOptions], T], model: Model, inputs: Tensor,
+             target: TargetLike = None, internal_batch_size: int | None = None,
+             generator: torch.Generator | None = None, progress: bool = False) -> T:
+        """Validate the arguments of :meth:`attribute` (the same names), then ``compute(model, x, y, opts)`` with
+        autograd enabled."""
         with gradients_enabled():
-            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
-            return compute(model, x, y, opts)
-
-    def _prepare(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike,
-        internal_batch_size: int | None,
-        generator: torch.Generator | None,
-        progress: bool,
-    ) -> tuple[Tensor, Tensor, RunOptions]:
-        x = check_inputs(inputs)
-        if internal_batch_size is None:
-            batch_size = self.default_internal_batch_size(x.device)
-        else:
-            batch_size = int(internal_batch_size)
-        if batch_size < 1:
-            raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
-        if isinstance(model, nn.Module) and model.training:
-            warnings.warn(
-                f"{self.display_name}: the model is in training mode; call model.eval() first "
-                "(batch-norm/dropout in training mode couple the samples of a batch)",
-                stacklevel=3,
-            )
-        y = resolve_targets(model, x, target, batch_size)
-        if self.stochastic and generator is None:
-            generator = torch.Generator().manual_seed(DEFAULT_SEED)
-        return x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress)
+            x = check_inputs(inputs)
+            batch_size = self.default_internal_batch_size(x.device) if internal_batch_size is None \
+                else int(internal_batch_size)
+            if batch_size < 1:
+                raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
+            if isinstance(model, nn.Module) and model.training:
+                warnings.warn(
+                    f"{self.display_name}: the model is in training mode; call model.eval() first "
+                    "(batch-norm/dropout in training mode couple the samples of a batch)",
+                    stacklevel=2,
+                )
+            y = resolve_targets(model, x, target, batch_size)
+            if self.stochastic and generator is None:
+                generator = torch.Generator().manual_seed(DEFAULT_SEED)
+            return compute(model, x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress))
 
 
 class gradients_enabled:

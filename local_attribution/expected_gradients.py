@@ -17,6 +17,7 @@ sample is explained for its own target.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -44,22 +45,13 @@ class ExpectedGradients(AttributionMethod):
 
     info = LocalInfo("eg", "Expected Gradients", panel_label="EG", stochastic=True, default_batch_size=4)
 
-    def attribute(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike = None,
-        *,
-        internal_batch_size: int | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-        background: Tensor | None = None,
-    ) -> Tensor:
-        """See :meth:`AttributionMethod.attribute`; ``background`` overrides the field of that name."""
+    def attribute(self, model: Model, inputs: Tensor, target: TargetLike = None, *, background: Tensor | None = None,
+                  **options: Any) -> Tensor:
+        """See :meth:`AttributionMethod.attribute` (the same keyword-only ``options``: ``internal_batch_size``,
+        ``generator``, ``progress``); ``background`` overrides the field of that name. Returns ``(B, 3, H, W)``."""
         bg = self.background if background is None else background
         compute = functools.partial(self._expected_gradients, background=bg)
-        out = self._run(compute, model, inputs, target, internal_batch_size, generator, progress)
-        return out.detach().to(torch.float32)
+        return self._run(compute, model, inputs, target, **options).detach().to(torch.float32)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         return self._expected_gradients(model, x, y, opts, self.background)

@@ -27,7 +27,7 @@ Differences from the original code (spec §2.6, §6):
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
@@ -139,18 +139,10 @@ class LocalAttribution(AttributionMethod):
         is_cpu = torch.device(device).type == "cpu"
         return self.cpu_internal_batch_size if is_cpu else self.accelerator_internal_batch_size
 
-    def attribute_parts(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike = None,
-        *,
-        internal_batch_size: int | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-    ) -> LAParts:
-        """Like :meth:`attribute` but returns the targeted and untargeted terms separately (float32)."""
-        parts = self._run(self._parts, model, inputs, target, internal_batch_size, generator, progress)
+    def attribute_parts(self, model: Model, inputs: Tensor, target: TargetLike = None, **options: Any) -> LAParts:
+        """Like :meth:`attribute` (the same keyword-only ``options``: ``internal_batch_size``, ``generator``,
+        ``progress``) but returns the targeted and untargeted terms separately (float32, ``(B, 3, H, W)`` each)."""
+        parts = self._run(self._parts, model, inputs, target, **options)
         return LAParts(*(p.detach().to(torch.float32) for p in parts))
 
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
