@@ -17,7 +17,6 @@ sample is explained for its own target.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -45,13 +44,15 @@ class ExpectedGradients(AttributionMethod):
 
     info = LocalInfo("eg", "Expected Gradients", panel_label="EG", stochastic=True, default_batch_size=4)
 
-    def attribute(self, model: Model, inputs: Tensor, target: TargetLike = None, *, background: Tensor | None = None,
-                  **options: Any) -> Tensor:
-        """See :meth:`AttributionMethod.attribute` (the same keyword-only ``options``: ``internal_batch_size``,
-        ``generator``, ``progress``); ``background`` overrides the field of that name. Returns ``(B, 3, H, W)``."""
+    def attribute(self, model: Model, inputs: Tensor, target: TargetLike = None, *,
+                  internal_batch_size: int | None = None, generator: torch.Generator | None = None,
+                  progress: bool = False, background: Tensor | None = None) -> Tensor:
+        """See :meth:`AttributionMethod.attribute` (the contract's signature); ``background`` overrides the field of
+        that name. Returns ``(B, 3, H, W)`` float32."""
         bg = self.background if background is None else background
         compute = functools.partial(self._expected_gradients, background=bg)
-        return self._run(compute, model, inputs, target, **options).detach().to(torch.float32)
+        out = self._run(compute, model, inputs, target, internal_batch_size, generator, progress)
+        return out.detach().to(torch.float32)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         return self._expected_gradients(model, x, y, opts, self.background)

@@ -23,8 +23,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar
-from .gradients import chunk_slices, class_score_gradients
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
+from .gradients import class_score_gradients, fill_by_chunks
 from .registry import register
 
 _TOL = 1e-9  # relative and absolute tolerance of "L1 target reached" (PAIR's EPSILON)
@@ -44,13 +44,9 @@ class GuidedIG(AttributionMethod):
     info = LocalInfo("guided_ig", "Guided IG", panel_label="GIG", default_batch_size=1)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
-        out = torch.empty_like(x)
-        work = chunk_slices(x.shape[0], opts.batch_size)
-        bar = progress_bar(len(work) * self.steps, "Guided IG", opts.progress)
-        for sl in work:
-            out[sl] = self._guided_ig(model, x[sl], y[sl], bar).to(x.dtype)
-        bar.close()
-        return out
+        return fill_by_chunks(torch.empty_like(x), opts.batch_size,
+                              lambda sl, bar: self._guided_ig(model, x[sl], y[sl], bar).to(x.dtype),
+                              self.steps, "Guided IG", opts.progress)
 
     def _guided_ig(self, model: Model, inputs: Tensor, y: Tensor, bar) -> Tensor:
         """Batched Guided IG of ``inputs`` ``(n, C, H, W)``; float64 result of the same shape."""

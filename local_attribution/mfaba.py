@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar
-from .gradients import chunk_slices, multi_class_score_gradients
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
+from .gradients import fill_by_chunks, multi_class_score_gradients
 from .registry import register
 
 
@@ -35,13 +35,8 @@ class MFABA(AttributionMethod):
     info = LocalInfo("mfaba", "MFABA", panel_label="MFABA", default_batch_size=64)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
-        out = torch.zeros_like(x)
-        work = chunk_slices(x.shape[0], opts.batch_size)
-        bar = progress_bar(len(work) * self.n_steps, "MFABA", opts.progress)
-        for sl in work:
-            out[sl] = self._walk(model, x[sl], y[sl], bar)
-        bar.close()
-        return out
+        return fill_by_chunks(torch.zeros_like(x), opts.batch_size, lambda sl, bar: self._walk(model, x[sl], y[sl], bar),
+                              self.n_steps, "MFABA", opts.progress)
 
     def _walk(self, model: Model, x0: Tensor, y: Tensor, bar) -> Tensor:
         acc = torch.zeros_like(x0)
