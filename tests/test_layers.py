@@ -34,12 +34,11 @@ ENTRY_MODULES = {name for name, p in SOURCES.items() if '__name__ == "__main__"'
 
 
 # Imports of an entry module outside this branch's part (the SMDL presets call their one driver
-# ``submodular_attribution.cli``; the SMDL and baseline benchmarks): listed so the rule still catches new ones.
+# ``submodular_attribution.cli``; the SMDL benchmark): listed so the rule still catches new ones.
 KNOWN = {
     "scripts.demo": {"submodular_attribution.cli", "submodular_attribution.smdl_explanation_imagenet_superpixel"},
     "scripts.benchmark_prefetch": {"submodular_attribution.cli",
                                    "submodular_attribution.smdl_explanation_imagenet_superpixel"},
-    "scripts.benchmark_baselines": {"baseline_attribution.generate_explanation_maps"},
 }
 
 
