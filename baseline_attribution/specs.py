@@ -1,7 +1,7 @@
 """The parameters of every baseline method, declared once (torch-free, see :mod:`common.method_contract`).
 
-``generate_explanation_maps`` builds its flags and validates them from this table before torch is imported; each
-method's dataclass must have exactly these fields and defaults (checked at registration). Order = the SMDL
+``generate_explanation_maps`` builds its flags and validates them from this table before torch is imported; the
+registry makes each method's parameters its dataclass fields, in this order. Order of the methods = the SMDL
 paper's table order (the order of ``list_methods()``).
 """
 

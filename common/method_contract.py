@@ -11,7 +11,7 @@ Every map method, in every family (:mod:`local_attribution`, :mod:`baseline_attr
   keyword-only run options (``internal_batch_size``, ``progress``).
 * **Parameters**: declared once per method as a :class:`MethodSpec` (name, default, type, allowed range, help)
   in a torch-free table (``<family>/specs.py``). The CLIs build their flags from it and validate with it before
-  the model loads; the method dataclass is checked against it at registration; and the registry makes
+  the model loads; the registry makes them the method class's dataclass fields (in the spec's order) and makes
   construction validate with it (the one validation point: ``get_method("rise", n_masks=0)`` and
   ``Rise(n_masks=0)`` both fail when constructed, never inside ``_attribute``).
 * **Errors**: :class:`MethodError` (a :class:`common.errors.ToolkitError`, also a ``ValueError``), one line
@@ -47,11 +47,11 @@ METADATA = ("name", "display_name", "needs_gradients", "stochastic", "model_outp
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """What a map method is, declared once per method class: ``info = MethodInfo("rise", "RISE", ...)``.
+    """What a map method is, declared once per method class: ``info = MethodInfo("rise", "Rise", ...)``.
 
     Attributes:
         name: registry key and ``--method`` value (``rise``).
-        display_name: human-readable name, also the folder name of its maps (``RISE``).
+        display_name: human-readable name, also the folder name of its maps (``Rise``).
         needs_gradients: does it backpropagate through the model.
         stochastic: does it draw from a generator (a seeded one is made when none is given).
         model_output: what it reads from the model, one of :data:`MODEL_OUTPUTS`.
