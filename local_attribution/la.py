@@ -126,14 +126,6 @@ class LocalAttribution(AttributionMethod):
     accelerator_internal_batch_size: ClassVar[int] = 64
     """Default elsewhere (CUDA): the original batch size; not measured here (CPU-only machine)."""
 
-    def __post_init__(self) -> None:
-        if self.spatial_range <= 0:
-            raise ValueError(f"spatial_range must be > 0, got {self.spatial_range}")
-        if self.max_iter < 1 or self.sampling_times < 1:
-            raise ValueError("max_iter and sampling_times must be >= 1")
-        if self.num_classes is not None and self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-
     def default_internal_batch_size(self, device: torch.device | str) -> int:
         """Walker images per forward/backward when none is given: measured on CPU, 64 elsewhere."""
         is_cpu = torch.device(device).type == "cpu"
