@@ -10,24 +10,7 @@ so ``generate_explanation_maps --help`` stays fast. The first access imports eve
 
 from __future__ import annotations
 
-import importlib
-
-from common.lazy import lazy_exports
+from common.lazy import lazy_method_family
 
 METHOD_MODULES = ("gradcam", "gradcampp", "hsic", "ig", "kernelshap", "lime", "occlusion", "rise", "scorecam", "sobol")
-_EXPORTS = {
-    "BaselineMethod": ".base",
-    "METHODS": ".registry",
-    "get_method": ".registry",
-    "list_methods": ".registry",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def _register_methods() -> None:
-    for module in METHOD_MODULES:
-        importlib.import_module(f".{module}", __name__)
-
-
-__getattr__ = lazy_exports(__name__, _EXPORTS, globals(), before=_register_methods)
+__getattr__, __all__ = lazy_method_family(__name__, METHOD_MODULES, globals(), BaselineMethod=".base")

@@ -11,8 +11,8 @@ share.
   :data:`common.method_contract.DEFAULT_SEED`, so two calls give the same map); the global RNGs are never touched.
   The random draws are shared by the images of one call and do not depend on ``batch_size``.
 * returns float32 ``(B, S, S)`` on the CPU, higher = more important for the target class.
-* parameters: the dataclass fields, declared in :mod:`baseline_attribution.specs` and validated when the method is
-  constructed; errors are :class:`common.method_contract.MethodError`.
+* parameters: declared in :mod:`baseline_attribution.specs`; the registry makes them the dataclass fields and
+  validates them when the method is constructed; errors are :class:`common.method_contract.MethodError`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.method_contract import DEFAULT_SEED, MethodError, MethodSpec
+from common.method_contract import DEFAULT_SEED, DeclaredMethod, MethodError, MethodSpec
 from models.base import BlackBox
 
 MaskFn = Callable[[int, int], torch.Tensor]
@@ -34,22 +34,16 @@ MaskFn = Callable[[int, int], torch.Tensor]
 
 
 @dataclasses.dataclass
-class BaselineMethod(ABC):
-    """Base class of the baseline methods (dataclasses; their fields are the method's parameters).
+class BaselineMethod(DeclaredMethod, ABC):
+    """Base class of the baseline methods (made dataclasses by the registry; their fields are the parameters).
 
-    Class metadata (checked by :func:`baseline_attribution.registry.register`):
-        name: registry key (``gradcam``); display_name: folder name of its maps (``GradCAM``);
-        needs_gradients: does it backpropagate through the model; stochastic: does it take a generator;
-        model_output: what it reads from the black box (``"probabilities"``, ``"logits"``, ``"layer"``);
-        spec, default_params: its :class:`~common.method_contract.MethodSpec` and ``{field: default}``, set by the
-        registry (which also makes construction validate the fields).
+    A method declares ``info = MethodInfo(name, display_name, needs_gradients, stochastic, model_output)``
+    (:class:`common.method_contract.MethodInfo`; ``display_name`` is the folder name of its maps, ``model_output``
+    what it reads from the black box: ``"probabilities"``, ``"logits"``, ``"layer"``), read back as ``cls.name``,
+    ``cls.stochastic``, ...; ``spec``, ``default_params``: its :class:`~common.method_contract.MethodSpec` and
+    ``{field: default}``, set by :func:`baseline_attribution.registry.register`.
     """
 
-    name: ClassVar[str]
-    display_name: ClassVar[str]
-    needs_gradients: ClassVar[bool]
-    stochastic: ClassVar[bool]
-    model_output: ClassVar[str]
     spec: ClassVar[MethodSpec]
     default_params: ClassVar[dict[str, Any]]
 

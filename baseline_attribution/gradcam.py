@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, minmax, resize_maps
@@ -23,7 +22,6 @@ def weighted_cam(activations: torch.Tensor, weights: torch.Tensor, size: int, no
 
 
 @register
-@dataclass
 class GradCAM(BaselineMethod):
     """Grad-CAM: ``ReLU(sum_k w_k A_k)`` with ``w_k = mean_{ij} d y_c / d A_k[i, j]``.
 
@@ -36,14 +34,7 @@ class GradCAM(BaselineMethod):
         normalize: min-max scale each map (pytorch-grad-cam); False keeps the raw ReLU'd values.
     """
 
-    layer: str | None = None
-    normalize: bool = True
-
-    name = "gradcam"
-    display_name = "GradCAM"
-    needs_gradients = True
-    stochastic = False
-    model_output = "layer"
+    info = MethodInfo("gradcam", "GradCAM", needs_gradients=True, stochastic=False, model_output="layer")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

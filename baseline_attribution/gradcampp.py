@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+from common.method_contract import MethodInfo
 
 from .gradcam import GradCAM
 from .registry import register
 
 
 @register
-@dataclass
 class GradCAMPlusPlus(GradCAM):
     """Grad-CAM++: ``ReLU(sum_k w_k A_k)`` with ``w_k = sum_{ij} alpha_k[i,j] ReLU(g_k[i,j])`` and
     ``alpha = g^2 / (2 g^2 + sum_{ab} A_k[a,b] g^3 + eps)`` (0 where ``g = 0``), ``g = d y_c / d A`` (the paper's
@@ -30,10 +29,7 @@ class GradCAMPlusPlus(GradCAM):
         eps: added to the alpha denominator (1e-6: pytorch-grad-cam; 0: Xplique).
     """
 
-    eps: float = 1e-6
-
-    name = "gradcampp"
-    display_name = "GradCAMPP"
+    info = MethodInfo("gradcampp", "GradCAMPP", needs_gradients=True, stochastic=False, model_output="layer")
 
     def channel_weights(self, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
         """``(B, K)``: ``sum_ij alpha_k[i, j] ReLU(g_k[i, j])``."""

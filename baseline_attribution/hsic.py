@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, fill_value, grid_to_image, masked_scores, resize_maps
@@ -57,7 +57,6 @@ def grid_design_maps(blackbox: BlackBox, images: torch.Tensor, target: torch.Ten
 
 
 @register
-@dataclass
 class HsicAttribution(BaselineMethod):
     """HSIC-Attribution: the dependence (HSIC) between each grid cell being kept and the target probability.
 
@@ -74,15 +73,8 @@ class HsicAttribution(BaselineMethod):
         fill: what removed cells become (``black``, ``grey``, ``mean``; see :func:`base.fill_value`).
     """
 
-    grid_size: int = 8
-    n_designs: int = 500
-    fill: str = "black"
-
-    name = "hsic"
-    display_name = "HsicAttributionMethod"
-    needs_gradients = False
-    stochastic = True
-    model_output = "probabilities"
+    info = MethodInfo("hsic", "HsicAttributionMethod", needs_gradients=False, stochastic=True,
+                      model_output="probabilities")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod
@@ -13,7 +12,6 @@ from .registry import register
 
 
 @register
-@dataclass
 class IntegratedGradientsMap(BaselineMethod):
     """Integrated Gradients of the target probability with a constant baseline image, averaged over the three
     channels (Xplique's ``reducer="mean"``): ``(B, S, S)``, signed.
@@ -27,14 +25,8 @@ class IntegratedGradientsMap(BaselineMethod):
         baseline_value: value of the baseline image (0 = black).
     """
 
-    n_steps: int = 80
-    baseline_value: float = 0.0
-
-    name = "ig"
-    display_name = "IntegratedGradients"
-    needs_gradients = True
-    stochastic = False
-    model_output = "probabilities"
+    info = MethodInfo("ig", "IntegratedGradients", needs_gradients=True, stochastic=False,
+                      model_output="probabilities")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from common.method_contract import MethodError
+from common.method_contract import MethodError, MethodInfo
 
 from .lime import SuperpixelSurrogate
 from .registry import register
@@ -24,7 +22,6 @@ def shapley_samples(n_samples: int, n_features: int, generator: torch.Generator 
 
 
 @register
-@dataclass
 class KernelShap(SuperpixelSurrogate):
     """Kernel SHAP: coalitions of superpixels drawn from the Shapley kernel, an ordinary least-squares fit of the
     target probability on them (Xplique's ``KernelShap``: similarity 1, ``LinearRegression``).
@@ -40,17 +37,8 @@ class KernelShap(SuperpixelSurrogate):
         kernel_size, max_dist, ratio: quickshift parameters.
     """
 
-    n_samples: int = 1000
-    fill: str = "grey"
-    kernel_size: float = 4.0
-    max_dist: float = 200.0
-    ratio: float = 0.2
-
-    name = "kernelshap"
-    display_name = "KernelShap"
-    needs_gradients = False
-    stochastic = True
-    model_output = "probabilities"
+    info = MethodInfo("kernelshap", "KernelShap", needs_gradients=False, stochastic=True,
+                      model_output="probabilities")
 
     def draw(self, n_features: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, float]:
         if n_features < 2:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import (
@@ -74,7 +74,6 @@ class SuperpixelSurrogate(BaselineMethod):
 
 
 @register
-@dataclass
 class Lime(SuperpixelSurrogate):
     """LIME: a weighted ridge regression of the target probability on which superpixels are kept.
 
@@ -94,19 +93,7 @@ class Lime(SuperpixelSurrogate):
         kernel_size, max_dist, ratio: quickshift parameters.
     """
 
-    n_samples: int = 1000
-    kernel_width: float = 0.25
-    alpha: float = 1.0
-    fill: str = "segment_mean"
-    kernel_size: float = 4.0
-    max_dist: float = 200.0
-    ratio: float = 0.2
-
-    name = "lime"
-    display_name = "Lime"
-    needs_gradients = False
-    stochastic = True
-    model_output = "probabilities"
+    info = MethodInfo("lime", "Lime", needs_gradients=False, stochastic=True, model_output="probabilities")
 
     def draw(self, n_features: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, float]:
         z = torch.randint(0, 2, (self.n_samples, n_features), generator=generator)

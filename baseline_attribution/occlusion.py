@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, fill_value, masked_scores
@@ -22,7 +21,6 @@ def patch_starts(size: int, patch: int, stride: int) -> torch.Tensor:
 
 
 @register
-@dataclass
 class Occlusion(BaselineMethod):
     """Occlusion: how much the target probability drops when a square patch is set to ``fill``.
 
@@ -38,15 +36,8 @@ class Occlusion(BaselineMethod):
             or ``mean`` (the model's normalisation mean colour).
     """
 
-    patch_size: int = 10
-    stride: int = 5
-    fill: str = "black"
-
-    name = "occlusion"
-    display_name = "Occlusion"
-    needs_gradients = False
-    stochastic = False
-    model_output = "probabilities"
+    info = MethodInfo("occlusion", "Occlusion", needs_gradients=False, stochastic=False,
+                      model_output="probabilities")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, fill_value, masked_scores
@@ -46,7 +46,6 @@ def rise_masks(cells: torch.Tensor, shifts: torch.Tensor, size: int, edges: str 
 
 
 @register
-@dataclass
 class Rise(BaselineMethod):
     """RISE: the average of random smooth masks weighted by the target probability of the masked image.
 
@@ -69,18 +68,7 @@ class Rise(BaselineMethod):
             paper's code). ``fill="mean", edges="reflect"`` is the paper's RISE.
     """
 
-    n_masks: int = 4000
-    grid_size: int = 7
-    p_keep: float = 0.5
-    normalize: str = "expectation"
-    fill: str = "black"
-    edges: str = "clamp"
-
-    name = "rise"
-    display_name = "Rise"
-    needs_gradients = False
-    stochastic = True
-    model_output = "probabilities"
+    info = MethodInfo("rise", "Rise", needs_gradients=False, stochastic=True, model_output="probabilities")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, masked_scores, minmax, resize_maps
@@ -14,7 +13,6 @@ from .registry import register
 
 
 @register
-@dataclass
 class ScoreCAM(BaselineMethod):
     """Score-CAM: ``ReLU(sum_k w_k A_k)`` where ``w_k`` scores the image masked by channel k's activation.
 
@@ -35,17 +33,7 @@ class ScoreCAM(BaselineMethod):
         align_corners: how the activations are upsampled to the masks (see above).
     """
 
-    layer: str | None = None
-    score: str = "probability"
-    channel_softmax: bool = False
-    normalize: bool = True
-    align_corners: bool = False
-
-    name = "scorecam"
-    display_name = "ScoreCAM"
-    needs_gradients = False
-    stochastic = False
-    model_output = "layer"
+    info = MethodInfo("scorecam", "ScoreCAM", needs_gradients=False, stochastic=False, model_output="layer")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

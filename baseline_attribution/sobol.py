@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from common.method_contract import MethodInfo
 from models.base import BlackBox
 
 from .base import BaselineMethod, seed_from
@@ -38,7 +37,6 @@ def jansen_total_order(outputs: torch.Tensor, n_designs: int, dims: int) -> torc
 
 
 @register
-@dataclass
 class SobolAttribution(BaselineMethod):
     """Sobol attribution: total-order Sobol indices of the target probability with respect to real-valued masks
     on a ``grid_size x grid_size`` grid.
@@ -54,15 +52,8 @@ class SobolAttribution(BaselineMethod):
         fill: what removed cells become (``black`` as Xplique's inpainting, ``grey``, ``mean``).
     """
 
-    grid_size: int = 8
-    n_designs: int = 32
-    fill: str = "black"
-
-    name = "sobol"
-    display_name = "SobolAttributionMethod"
-    needs_gradients = False
-    stochastic = True
-    model_output = "probabilities"
+    info = MethodInfo("sobol", "SobolAttributionMethod", needs_gradients=False, stochastic=True,
+                      model_output="probabilities")
 
     def _attribute(self, blackbox: BlackBox, images: torch.Tensor, target: torch.Tensor,
                    generator: torch.Generator | None) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The parameters of every baseline method, declared once (torch-free, see :mod:`common.method_contract`).
 
-``generate_explanation_maps`` builds its flags and validates them from this table before torch is imported; each
-method's dataclass must have exactly these fields and defaults (checked at registration). Order = the SMDL
+``generate_explanation_maps`` builds its flags and validates them from this table before torch is imported; the
+registry makes each method's parameters its dataclass fields, in this order. Order of the methods = the SMDL
 paper's table order (the order of ``list_methods()``).
 """
 
@@ -24,6 +24,8 @@ _QUICKSHIFT = (
     Param("max_dist", 200.0, "float", "quickshift max distance", low=0, low_open=True),
     Param("ratio", 0.2, "float", "quickshift colour/space ratio", low=0, high=1),
 )
+_GRID = Param("grid_size", 8, "int", "cells per side", low=1)
+"""HSIC's and Sobol's mask grid."""
 _N_SAMPLES = Param("n_samples", 1000, "int", "perturbed images per image", low=2)
 
 SPECS: dict[str, MethodSpec] = {
@@ -63,16 +65,9 @@ SPECS: dict[str, MethodSpec] = {
         Param("edges", "clamp", "str", "bilinear upsampling at the grid border: clamp (Xplique, torch) or reflect "
               "(the paper's skimage resize)", choices=("clamp", "reflect")),
     )),
-    "hsic": MethodSpec("hsic", (
-        Param("grid_size", 8, "int", "cells per side", low=1),
-        Param("n_designs", 500, "int", "number of masks", low=2),
-        _FILL,
-    )),
-    "sobol": MethodSpec("sobol", (
-        Param("grid_size", 8, "int", "cells per side", low=1),
-        Param("n_designs", 32, "int", "Sobol points per matrix (a power of two keeps the sequence balanced)", low=2),
-        _FILL,
-    )),
+    "hsic": MethodSpec("hsic", (_GRID, Param("n_designs", 500, "int", "number of masks", low=2), _FILL)),
+    "sobol": MethodSpec("sobol", (_GRID, Param("n_designs", 32, "int", "Sobol points per matrix (a power of two keeps "
+                                               "the sequence balanced)", low=2), _FILL)),
     "occlusion": MethodSpec("occlusion", (
         Param("patch_size", 10, "int", "side of the occluding square, pixels", low=1),
         Param("stride", 5, "int", "step between patch positions, pixels", low=1),

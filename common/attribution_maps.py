@@ -18,25 +18,29 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from common.method_contract import DEFAULT_SEED, MethodError, MethodRegistry, MethodSpec, check_finite_map
+from common.method_contract import (
+    DEFAULT_SEED,
+    DeclaredMethod,
+    MethodError,
+    MethodInfo,
+    MethodRegistry,
+    MethodSpec,
+    check_finite_map,
+)
 
 SMDL = "smdl"
 FAMILY_PACKAGES = ("local_attribution", "baseline_attribution")
 """Method families, in lookup order: a name registered by several (``ig``) resolves to the first."""
 
 
-class SmdlRankMap:
+class SmdlRankMap(DeclaredMethod):
     """Adapter: SMDL's region ranking as a map method (:meth:`Explanation.saliency_map`, ``(m - rank) / m``).
 
     ``options``: ``division`` (default ``slico``), ``selector`` (default ``greedy``) and the division's parameters,
     validated by :class:`submodular_attribution.explainer.SubmodularExplainer` when it is built.
     """
 
-    name: ClassVar[str] = SMDL
-    display_name: ClassVar[str] = "SMDL"
-    needs_gradients: ClassVar[bool] = False
-    stochastic: ClassVar[bool] = False
-    model_output: ClassVar[str] = "regions"
+    info = MethodInfo(SMDL, "SMDL", needs_gradients=False, stochastic=False, model_output="regions")
     spec: ClassVar[MethodSpec] = MethodSpec(SMDL, open_params=True)
 
     def __init__(self, **options: Any) -> None:

@@ -11,22 +11,26 @@ Every map method, in every family (:mod:`local_attribution`, :mod:`baseline_attr
   keyword-only run options (``internal_batch_size``, ``progress``).
 * **Parameters**: declared once per method as a :class:`MethodSpec` (name, default, type, allowed range, help)
   in a torch-free table (``<family>/specs.py``). The CLIs build their flags from it and validate with it before
-  the model loads; the method dataclass is checked against it at registration; and the registry makes
+  the model loads; the registry makes them the method class's dataclass fields (in the spec's order) and makes
   construction validate with it (the one validation point: ``get_method("rise", n_masks=0)`` and
   ``Rise(n_masks=0)`` both fail when constructed, never inside ``_attribute``).
 * **Errors**: :class:`MethodError` (a :class:`common.errors.ToolkitError`, also a ``ValueError``), one line
   naming the flag and the allowed range: ``--p-keep 2.0: rise needs a number in (0, 1]``.
-* **Registry**: one :class:`MethodRegistry` per family, with the metadata every method declares
-  (:data:`METADATA`: does it backpropagate, is it stochastic, which model output it reads).
+* **Declaration**: a method class states what it is once, as ``info = MethodInfo(...)`` (name, folder name, does
+  it backpropagate, is it stochastic, which model output it reads; a family may add fields in a subclass of
+  :class:`MethodInfo`), read back as class attributes (``cls.name``, ``cls.stochastic``, ...). Its parameters are
+  not written in the class: :meth:`MethodRegistry.register` makes the class a dataclass whose fields are its
+  spec's parameters, in the spec's order.
+* **Registry**: one :class:`MethodRegistry` per family.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from common.errors import ToolkitError
 
@@ -38,7 +42,59 @@ MODEL_OUTPUTS = ("probabilities", "logits", "layer", "regions")
 activations, or region subsets scored by SMDL's objective."""
 
 METADATA = ("name", "display_name", "needs_gradients", "stochastic", "model_output")
-"""Class attributes every registered method declares."""
+"""The fields of :class:`MethodInfo`: class attributes every registered method has."""
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a map method is, declared once per method class: ``info = MethodInfo("rise", "Rise", ...)``.
+
+    Attributes:
+        name: registry key and ``--method`` value (``rise``).
+        display_name: human-readable name, also the folder name of its maps (``Rise``).
+        needs_gradients: does it backpropagate through the model.
+        stochastic: does it draw from a generator (a seeded one is made when none is given).
+        model_output: what it reads from the model, one of :data:`MODEL_OUTPUTS`.
+    """
+
+    name: str
+    display_name: str
+    needs_gradients: bool
+    stochastic: bool
+    model_output: str
+
+    def __post_init__(self) -> None:
+        if self.model_output not in MODEL_OUTPUTS:
+            raise TypeError(f"{self.name}: model_output must be one of {MODEL_OUTPUTS}, got {self.model_output!r}")
+
+
+class _FromInfo:
+    """A class (and instance) attribute read from the class's ``info``: ``cls.stochastic == cls.info.stochastic``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.field = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return getattr((owner or type(obj)).info, self.field)
+
+
+class DeclaredMethod:
+    """Base of every map method class: the fields of its ``info`` (a :class:`MethodInfo`) read as attributes.
+
+    A family whose info type adds fields adds one ``field = DeclaredMethod.from_info()`` line per field.
+    """
+
+    info: ClassVar[MethodInfo]
+    name = _FromInfo()
+    display_name = _FromInfo()
+    needs_gradients = _FromInfo()
+    stochastic = _FromInfo()
+    model_output = _FromInfo()
+
+    @staticmethod
+    def from_info() -> Any:
+        """An attribute read from ``info`` (for the fields a family's info subclass adds)."""
+        return _FromInfo()
 
 
 class MethodError(ToolkitError, ValueError):
@@ -240,51 +296,71 @@ def check_finite_map(values: Any, what: str) -> None:
 C = TypeVar("C", bound=type)
 
 
+_FIELD_TYPES: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "floats": tuple[float, ...],
+                                "object": Any}
+
+
+def spec_field(param: Param) -> tuple[Any, Any]:
+    """The dataclass annotation and default of ``param``; ``object`` parameters (tensors) stay out of ``repr`` and
+    ``==``."""
+    kind = _FIELD_TYPES[param.kind]
+    annotation = kind | None if param.optional and kind is not Any else kind
+    if param.kind == "object":
+        return annotation, dataclasses.field(default=param.default, repr=False, compare=False)
+    return annotation, param.default
+
+
 class MethodRegistry:
     """Name -> method class of one family, with its torch-free specs.
 
     Args:
-        family: ``"baseline"``, ``"local"``, ...; base: the family's base class.
+        family: ``"baseline"``, ``"local"``, ...; base: the family's base class (a :class:`DeclaredMethod`).
         specs: ``{name: MethodSpec}`` of the family, in display order (names without a class are not listed).
-        extra_metadata: class attributes this family requires besides :data:`METADATA`.
+        info_type: the :class:`MethodInfo` (sub)class every method of this family declares.
         flag: the CLI flag that names a method of this family (for error messages).
     """
 
     def __init__(self, family: str, base: type, specs: Mapping[str, MethodSpec],
-                 extra_metadata: Sequence[str] = (), flag: str = "--method") -> None:
-        self.family, self.base, self.specs = family, base, specs
-        self.required = (*METADATA, *extra_metadata)
+                 info_type: type[MethodInfo] = MethodInfo, flag: str = "--method") -> None:
+        self.family, self.base, self.specs, self.info_type = family, base, specs, info_type
         self.flag = flag
         self.methods: dict[str, type] = {}
 
     def register(self, cls: C) -> C:
-        """Class decorator: check ``cls`` against the family's contract and its spec, add it.
+        """Class decorator: check ``cls``'s ``info``, make it a dataclass whose fields are its spec's parameters
+        (annotation and default from each :class:`Param`, in the spec's order), add it.
 
         Sets ``cls.spec`` and ``cls.default_params``, and makes construction validate the parameters with the
         spec before the class's own ``__post_init__`` (if any) runs.
 
         Raises:
-            TypeError: not a dataclass subclass of the base, missing metadata, or fields that differ from the spec.
+            TypeError: not a subclass of the base, no ``info`` of the family's type in the class itself, no spec
+                of that name, or a parameter declared in the class body too.
         """
-        if not (isinstance(cls, type) and issubclass(cls, self.base) and dataclasses.is_dataclass(cls)):
-            raise TypeError(f"{cls!r} must be a dataclass subclass of {self.base.__name__}")
-        missing = [k for k in self.required if not hasattr(cls, k)]
-        if missing:
-            raise TypeError(f"{cls.__name__} lacks metadata {missing}")
-        if cls.model_output not in MODEL_OUTPUTS:
-            raise TypeError(f"{cls.__name__}.model_output must be one of {MODEL_OUTPUTS}")
-        spec = self.specs.get(cls.name)
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"{cls!r} must be a subclass of {self.base.__name__}")
+        info = cls.__dict__.get("info")
+        if not isinstance(info, self.info_type):
+            raise TypeError(f"{cls.__name__} must declare info = {self.info_type.__name__}(...) in its body")
+        spec = self.specs.get(info.name)
         if spec is None:
-            raise TypeError(f"{cls.__name__}: no spec {cls.name!r} in the {self.family} specs table")
-        fields = {f.name: f.default for f in dataclasses.fields(cls) if f.init}
-        if fields != spec.defaults():
-            raise TypeError(f"{cls.__name__}: fields {fields} differ from its spec {spec.defaults()}")
-        if cls.name in self.methods and self.methods[cls.name] is not cls:
-            raise ValueError(f"{self.family} method name {cls.name!r} registered twice")
+            raise TypeError(f"{cls.__name__}: no spec {info.name!r} in the {self.family} specs table")
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        declared = [p.name for p in spec.params if p.name in own or p.name in cls.__dict__]
+        if declared:
+            raise TypeError(f"{cls.__name__}: {declared} are declared by its spec; remove them from the class")
+        annotations = {}
+        for param in spec.params:
+            annotations[param.name], default = spec_field(param)
+            setattr(cls, param.name, default)
+        cls.__annotations__ = {**annotations, **own}
+        cls = dataclasses.dataclass(cls)
+        if info.name in self.methods and self.methods[info.name] is not cls:
+            raise ValueError(f"{self.family} method name {info.name!r} registered twice")
         cls.spec = spec
         cls.default_params = spec.defaults()
         cls.__post_init__ = _validating_post_init(cls)
-        self.methods[cls.name] = cls
+        self.methods[info.name] = cls
         return cls
 
     def names(self) -> list[str]:

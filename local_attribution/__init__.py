@@ -13,28 +13,9 @@ the first access imports every method module, which registers the methods.
 
 from __future__ import annotations
 
-import importlib
-
-from common.lazy import lazy_exports
+from common.lazy import lazy_method_family
 
 METHOD_MODULES = ("agi", "attexplore", "big", "deeplift", "expected_gradients", "fast_ig", "guided_ig", "ig", "la",
                   "mfaba", "saliency", "smoothgrad")
-_EXPORTS = {
-    "METHODS": ".registry",
-    "AttributionMethod": ".base",
-    "LAParts": ".la",
-    "LocalAttribution": ".la",
-    "get_method": ".registry",
-    "list_methods": ".registry",
-    "register": ".registry",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def _register_methods() -> None:
-    for module in METHOD_MODULES:  # importing the modules registers the methods
-        importlib.import_module(f"{__name__}.{module}")
-
-
-__getattr__ = lazy_exports(__name__, _EXPORTS, globals(), before=_register_methods)
+__getattr__, __all__ = lazy_method_family(__name__, METHOD_MODULES, globals(), AttributionMethod=".base",
+                                          LAParts=".la", LocalAttribution=".la")

@@ -18,20 +18,16 @@ classes are drawn from ``generator`` over all classes (the original used Python'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar
 from .gradients import chunk_slices, multi_class_score_gradients
 from .la import avoid_collisions, draw_target_classes, sampling_range
 from .registry import register
 
 
 @register
-@dataclass
 class AGI(AttributionMethod):
     """Adversarial Gradient Integration.
 
@@ -42,18 +38,7 @@ class AGI(AttributionMethod):
         num_classes: classes to sample from (default: the model's number of outputs).
     """
 
-    name: ClassVar[str] = "agi"
-    display_name: ClassVar[str] = "AGI"
-    panel_label: ClassVar[str] = "AGI"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 64
-
-    epsilon: float = 0.05
-    max_iter: int = 20
-    topk: int = 20
-    num_classes: int | None = None
-    clip_min: float = 0.0
-    clip_max: float = 1.0
+    info = LocalInfo("agi", "AGI", panel_label="AGI", stochastic=True, default_batch_size=64)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None

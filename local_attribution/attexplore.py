@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar, sample_generators
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar, sample_generators
 from .gradients import add_rows_, chunk_slices, class_score_gradients
 from .registry import register
 
@@ -87,7 +86,6 @@ class _DIParams:
 
 
 @register
-@dataclass
 class AttEXplore(AttributionMethod):
     """AttEXplore (transferable-attack exploration of the decision boundary).
 
@@ -102,24 +100,7 @@ class AttEXplore(AttributionMethod):
         di_prob, di_resize_rate: input diversity.
     """
 
-    name: ClassVar[str] = "attexplore"
-    display_name: ClassVar[str] = "AttEXplore"
-    panel_label: ClassVar[str] = "AttEXplore"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 4
-
-    epsilon: float = 16 / 255
-    n_steps: int = 10
-    n_samples: int = 20
-    sigma: float = 16 / 255
-    rho: float = 0.5
-    momentum: float = 1.0
-    ti_kernel_size: int = 7
-    ti_nsig: float = 3.0
-    di_prob: float = 0.5
-    di_resize_rate: float = 1.15
-    clip_min: float = 0.0
-    clip_max: float = 1.0
+    info = LocalInfo("attexplore", "AttEXplore", panel_label="AttEXplore", stochastic=True, default_batch_size=4)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None

@@ -38,7 +38,7 @@ from typing import ClassVar, Literal, TypeVar
 import torch
 from torch import Tensor, nn
 
-from common.method_contract import DEFAULT_SEED, MethodError, MethodSpec
+from common.method_contract import DEFAULT_SEED, DeclaredMethod, MethodError, MethodInfo, MethodSpec
 
 Model = Callable[[Tensor], Tensor]
 """A logits model: ``(B, 3, H, W)`` images in [0, 1] -> ``(B, C)`` logits."""
@@ -60,29 +60,48 @@ class RunOptions:
     """Show a tqdm progress bar."""
 
 
-class AttributionMethod(ABC):
-    """Base class of every method of the zoo.
+@dataclass(frozen=True)
+class LocalInfo(MethodInfo):
+    """:class:`common.method_contract.MethodInfo` of a method of the zoo, with the zoo's defaults and three more
+    fields: ``LocalInfo("ig", "IG", panel_label="IG", default_batch_size=4)``.
 
-    Subclasses are dataclasses whose fields are the hyper-parameters (defaults = the original
-    code's defaults) and set the class-level metadata below.
+    ``name`` is the registry key, equal to the original CLI name (``la``, ``ig``, ``sg``, ...); ``display_name``
+    the human-readable name (``"Fast IG"``).
     """
 
-    name: ClassVar[str]
-    """Registry key, equal to the original CLI name (``la``, ``ig``, ``sg``, ...)."""
-    display_name: ClassVar[str]
-    """Human-readable name, e.g. ``"Fast IG"``."""
-    panel_label: ClassVar[str]
+    needs_gradients: bool = True
+    stochastic: bool = False
+    model_output: str = "logits"
+    """What the method reads from the model: its logits (and their gradients)."""
+    panel_label: str = ""
     """Short label used in the paper's comparison panel, e.g. ``"FIG"``."""
-    needs_gradients: ClassVar[bool] = True
-    stochastic: ClassVar[bool] = False
-    differentiates: ClassVar[Literal["probability", "logit"]] = "probability"
+    differentiates: Literal["probability", "logit"] = "probability"
     """Which model output is differentiated: the softmax probability (or its log) of one class,
     computed from the logits with a single softmax, or the raw logit."""
-    default_batch_size: ClassVar[int] = 1
+    default_batch_size: int = 1
     """Batch size of the original code (spec §1.4.5); default ``internal_batch_size`` unless
-    :meth:`default_internal_batch_size` says otherwise."""
-    model_output: ClassVar[str] = "logits"
-    """What the method reads from the model: its logits (and their gradients)."""
+    :meth:`AttributionMethod.default_internal_batch_size` says otherwise."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.differentiates not in ("probability", "logit"):
+            raise TypeError(f"{self.name}: differentiates must be 'probability' or 'logit'")
+        if not self.panel_label:
+            raise TypeError(f"{self.name}: give its panel_label")
+
+
+class AttributionMethod(DeclaredMethod, ABC):
+    """Base class of every method of the zoo.
+
+    A subclass declares ``info = LocalInfo(...)`` (read back as ``cls.name``, ``cls.panel_label``, ...) and is
+    registered with :func:`local_attribution.registry.register`, which makes it a dataclass whose fields are the
+    hyper-parameters of its spec (:mod:`local_attribution.specs`; defaults = the original code's defaults).
+    """
+
+    info: ClassVar[LocalInfo]
+    panel_label = DeclaredMethod.from_info()
+    differentiates = DeclaredMethod.from_info()
+    default_batch_size = DeclaredMethod.from_info()
     spec: ClassVar[MethodSpec]
     """The declared hyper-parameters (set by the registry)."""
     default_params: ClassVar[dict[str, object]]
@@ -140,47 +159,27 @@ class AttributionMethod(ABC):
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:
         """Compute the maps; ``x`` is detached, ``target`` is a ``(B,)`` long tensor on x's device."""
 
-    def _run(
-        self,
-        compute: Callable[[Model, Tensor, Tensor, RunOptions], T],
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike,
-        internal_batch_size: int | None,
-        generator: torch.Generator | None,
-        progress: bool,
-    ) -> T:
-        """Validate the arguments, then ``compute(model, x, y, opts)`` with autograd enabled."""
+    def _run(self, compute: Callable[[Model, Tensor, Tensor, RunOptions], T], model: Model, inputs: Tensor,
+             target: TargetLike = None, internal_batch_size: int | None = None,
+             generator: torch.Generator | None = None, progress: bool = False) -> T:
+        """Validate the arguments of :meth:`attribute` (the same names), then ``compute(model, x, y, opts)`` with
+        autograd enabled."""
         with gradients_enabled():
-            x, y, opts = self._prepare(model, inputs, target, internal_batch_size, generator, progress)
-            return compute(model, x, y, opts)
-
-    def _prepare(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike,
-        internal_batch_size: int | None,
-        generator: torch.Generator | None,
-        progress: bool,
-    ) -> tuple[Tensor, Tensor, RunOptions]:
-        x = check_inputs(inputs)
-        if internal_batch_size is None:
-            batch_size = self.default_internal_batch_size(x.device)
-        else:
-            batch_size = int(internal_batch_size)
-        if batch_size < 1:
-            raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
-        if isinstance(model, nn.Module) and model.training:
-            warnings.warn(
-                f"{self.display_name}: the model is in training mode; call model.eval() first "
-                "(batch-norm/dropout in training mode couple the samples of a batch)",
-                stacklevel=3,
-            )
-        y = resolve_targets(model, x, target, batch_size)
-        if self.stochastic and generator is None:
-            generator = torch.Generator().manual_seed(DEFAULT_SEED)
-        return x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress)
+            x = check_inputs(inputs)
+            batch_size = self.default_internal_batch_size(x.device) if internal_batch_size is None \
+                else int(internal_batch_size)
+            if batch_size < 1:
+                raise MethodError(f"internal_batch_size must be >= 1, got {internal_batch_size}")
+            if isinstance(model, nn.Module) and model.training:
+                warnings.warn(
+                    f"{self.display_name}: the model is in training mode; call model.eval() first "
+                    "(batch-norm/dropout in training mode couple the samples of a batch)",
+                    stacklevel=2,
+                )
+            y = resolve_targets(model, x, target, batch_size)
+            if self.stochastic and generator is None:
+                generator = torch.Generator().manual_seed(DEFAULT_SEED)
+            return compute(model, x, y, RunOptions(batch_size=batch_size, generator=generator, progress=progress))
 
 
 class gradients_enabled:

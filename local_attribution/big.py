@@ -18,19 +18,15 @@ computed once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, predict, progress_bar
-from .gradients import IntegrationMethod, chunk_slices, class_score_gradients, integration_rule, path_integral
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, predict, progress_bar
+from .gradients import chunk_slices, class_score_gradients, integration_rule, path_integral
 from .registry import register
 
 
 @register
-@dataclass
 class BIG(AttributionMethod):
     """Boundary-based Integrated Gradients.
 
@@ -42,18 +38,7 @@ class BIG(AttributionMethod):
         method: IG quadrature rule.
     """
 
-    name: ClassVar[str] = "big"
-    display_name: ClassVar[str] = "BIG"
-    panel_label: ClassVar[str] = "BIG"
-    default_batch_size: ClassVar[int] = 1
-
-    epsilons: tuple[float, ...] = (36 / 255, 64 / 255, 0.3, 0.5, 0.7, 0.9, 1.1)
-    attack_steps: int = 50
-    attack_step_size: float = 0.001
-    n_steps: int = 50
-    method: IntegrationMethod = "riemann_trapezoid"
-    clip_min: float = 0.0
-    clip_max: float = 1.0
+    info = LocalInfo("big", "BIG", panel_label="BIG", default_batch_size=1)
 
     def boundary_points(self, model: Model, x: Tensor, y: Tensor, batch_size: int, progress: bool = False) -> Tensor:
         """Step 1: ``(B, 3, H, W)`` boundary points (see the module doc)."""

@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar
 from .registry import register
 
 
@@ -130,7 +128,6 @@ def prepare_for_deeplift(model: Model, example: Tensor) -> nn.Module:
 
 
 @register
-@dataclass
 class DeepLIFT(AttributionMethod):
     """DeepLIFT with the rescale rule on the softmax probability of y.
 
@@ -138,12 +135,7 @@ class DeepLIFT(AttributionMethod):
         baseline_value: constant baseline image value.
     """
 
-    name: ClassVar[str] = "deeplift"
-    display_name: ClassVar[str] = "DeepLIFT"
-    panel_label: ClassVar[str] = "DeepLIFT"
-    default_batch_size: ClassVar[int] = 4
-
-    baseline_value: float = 0.0
+    info = LocalInfo("deeplift", "DeepLIFT", panel_label="DeepLIFT", default_batch_size=4)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         from captum.attr import DeepLift

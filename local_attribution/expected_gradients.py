@@ -17,14 +17,13 @@ sample is explained for its own target.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from .base import (
     AttributionMethod,
+    LocalInfo,
     Model,
     RunOptions,
     TargetLike,
@@ -35,7 +34,6 @@ from .registry import register
 
 
 @register
-@dataclass
 class ExpectedGradients(AttributionMethod):
     """Expected Gradients.
 
@@ -44,27 +42,13 @@ class ExpectedGradients(AttributionMethod):
         background: ``(N, 3, H, W)`` reference images in [0, 1] (default: see module doc).
     """
 
-    name: ClassVar[str] = "eg"
-    display_name: ClassVar[str] = "Expected Gradients"
-    panel_label: ClassVar[str] = "EG"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 4
+    info = LocalInfo("eg", "Expected Gradients", panel_label="EG", stochastic=True, default_batch_size=4)
 
-    n_samples: int = 1
-    background: Tensor | None = field(default=None, repr=False, compare=False)
-
-    def attribute(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike = None,
-        *,
-        internal_batch_size: int | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-        background: Tensor | None = None,
-    ) -> Tensor:
-        """See :meth:`AttributionMethod.attribute`; ``background`` overrides the field of that name."""
+    def attribute(self, model: Model, inputs: Tensor, target: TargetLike = None, *,
+                  internal_batch_size: int | None = None, generator: torch.Generator | None = None,
+                  progress: bool = False, background: Tensor | None = None) -> Tensor:
+        """See :meth:`AttributionMethod.attribute` (the contract's signature); ``background`` overrides the field of
+        that name. Returns ``(B, 3, H, W)`` float32."""
         bg = self.background if background is None else background
         compute = functools.partial(self._expected_gradients, background=bg)
         out = self._run(compute, model, inputs, target, internal_batch_size, generator, progress)

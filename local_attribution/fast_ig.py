@@ -7,25 +7,18 @@ the sign of the ranking (spec §6.9, §6.10).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
 from .gradients import batched_class_score_gradients
 from .registry import register
 
 
 @register
-@dataclass
 class FastIG(AttributionMethod):
     """Fast IG (input x gradient of p_y). No hyper-parameters."""
 
-    name: ClassVar[str] = "fast_ig"
-    display_name: ClassVar[str] = "Fast IG"
-    panel_label: ClassVar[str] = "FIG"
-    default_batch_size: ClassVar[int] = 1
+    info = LocalInfo("fast_ig", "Fast IG", panel_label="FIG", default_batch_size=1)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         g, _ = batched_class_score_gradients(model, x, y, batch_size=opts.batch_size)

@@ -86,6 +86,18 @@ def chunk_slices(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def fill_by_chunks(out: Tensor, batch_size: int, compute: Callable[[slice, object], Tensor], steps: int, desc: str,
+                   progress: bool) -> Tensor:
+    """``out[sl] = compute(sl, bar)`` for the chunks ``sl`` of ``batch_size`` rows of ``out`` ``(B, ...)``, one
+    progress bar of ``steps`` updates per chunk shared by all of them; returns ``out``."""
+    work = chunk_slices(out.shape[0], batch_size)
+    bar = progress_bar(len(work) * steps, desc, progress)
+    for sl in work:
+        out[sl] = compute(sl, bar)
+    bar.close()
+    return out
+
+
 def batched_class_score_gradients(
     model: Model, x: Tensor, classes: Tensor, kind: ScoreKind = "probability", *, batch_size: int
 ) -> tuple[Tensor, Tensor]:

@@ -19,21 +19,18 @@ p_y of one softmax (the original's call-model function applied a second softmax,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar
-from .gradients import chunk_slices, class_score_gradients
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
+from .gradients import class_score_gradients, fill_by_chunks
 from .registry import register
 
 _TOL = 1e-9  # relative and absolute tolerance of "L1 target reached" (PAIR's EPSILON)
 
 
 @register
-@dataclass
 class GuidedIG(AttributionMethod):
     """Guided Integrated Gradients.
 
@@ -44,24 +41,12 @@ class GuidedIG(AttributionMethod):
         baseline_value: constant baseline image value.
     """
 
-    name: ClassVar[str] = "guided_ig"
-    display_name: ClassVar[str] = "Guided IG"
-    panel_label: ClassVar[str] = "GIG"
-    default_batch_size: ClassVar[int] = 1
-
-    steps: int = 15
-    fraction: float = 0.25
-    max_dist: float = 0.02
-    baseline_value: float = 0.0
+    info = LocalInfo("guided_ig", "Guided IG", panel_label="GIG", default_batch_size=1)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
-        out = torch.empty_like(x)
-        work = chunk_slices(x.shape[0], opts.batch_size)
-        bar = progress_bar(len(work) * self.steps, "Guided IG", opts.progress)
-        for sl in work:
-            out[sl] = self._guided_ig(model, x[sl], y[sl], bar).to(x.dtype)
-        bar.close()
-        return out
+        return fill_by_chunks(torch.empty_like(x), opts.batch_size,
+                              lambda sl, bar: self._guided_ig(model, x[sl], y[sl], bar).to(x.dtype),
+                              self.steps, "Guided IG", opts.progress)
 
     def _guided_ig(self, model: Model, inputs: Tensor, y: Tensor, bar) -> Tensor:
         """Batched Guided IG of ``inputs`` ``(n, C, H, W)``; float64 result of the same shape."""

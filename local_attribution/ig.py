@@ -8,19 +8,15 @@ model, which is the same thing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions
-from .gradients import IntegrationMethod, integration_rule, path_integral
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
+from .gradients import integration_rule, path_integral
 from .registry import register
 
 
 @register
-@dataclass
 class IntegratedGradients(AttributionMethod):
     """Integrated Gradients.
 
@@ -31,14 +27,7 @@ class IntegratedGradients(AttributionMethod):
         baseline_value: constant baseline image value.
     """
 
-    name: ClassVar[str] = "ig"
-    display_name: ClassVar[str] = "IG"
-    panel_label: ClassVar[str] = "IG"
-    default_batch_size: ClassVar[int] = 4
-
-    n_steps: int = 50
-    method: IntegrationMethod = "riemann_trapezoid"
-    baseline_value: float = 0.0
+    info = LocalInfo("ig", "IG", panel_label="IG", default_batch_size=4)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         alphas, weights = integration_rule(self.n_steps, self.method)

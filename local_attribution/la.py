@@ -27,14 +27,14 @@ Differences from the original code (spec §2.6, §6):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 
 from .base import (
     AttributionMethod,
+    LocalInfo,
     Model,
     RunOptions,
     TargetLike,
@@ -88,7 +88,6 @@ def avoid_collisions(classes: Tensor, y: Tensor, num_classes: int) -> Tensor:
 
 
 @register
-@dataclass
 class LocalAttribution(AttributionMethod):
     """Local Attribution.
 
@@ -120,48 +119,22 @@ class LocalAttribution(AttributionMethod):
     depend on the other samples of the call or on their number.
     """
 
-    name: ClassVar[str] = "la"
-    display_name: ClassVar[str] = "LA"
-    panel_label: ClassVar[str] = "LA"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 64
+    info = LocalInfo("la", "LA", panel_label="LA", stochastic=True, default_batch_size=64)
+
     cpu_internal_batch_size: ClassVar[int] = 4
     """Default ``internal_batch_size`` on the CPU, measured (README, "Local Attribution")."""
     accelerator_internal_batch_size: ClassVar[int] = 64
     """Default elsewhere (CUDA): the original batch size; not measured here (CPU-only machine)."""
-
-    spatial_range: float = 20.0
-    max_iter: int = 20
-    sampling_times: int = 20
-    num_classes: int | None = None
-    clip_min: float = 0.0
-    clip_max: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.spatial_range <= 0:
-            raise ValueError(f"spatial_range must be > 0, got {self.spatial_range}")
-        if self.max_iter < 1 or self.sampling_times < 1:
-            raise ValueError("max_iter and sampling_times must be >= 1")
-        if self.num_classes is not None and self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
 
     def default_internal_batch_size(self, device: torch.device | str) -> int:
         """Walker images per forward/backward when none is given: measured on CPU, 64 elsewhere."""
         is_cpu = torch.device(device).type == "cpu"
         return self.cpu_internal_batch_size if is_cpu else self.accelerator_internal_batch_size
 
-    def attribute_parts(
-        self,
-        model: Model,
-        inputs: Tensor,
-        target: TargetLike = None,
-        *,
-        internal_batch_size: int | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-    ) -> LAParts:
-        """Like :meth:`attribute` but returns the targeted and untargeted terms separately (float32)."""
-        parts = self._run(self._parts, model, inputs, target, internal_batch_size, generator, progress)
+    def attribute_parts(self, model: Model, inputs: Tensor, target: TargetLike = None, **options: Any) -> LAParts:
+        """Like :meth:`attribute` (the same keyword-only ``options``: ``internal_batch_size``, ``generator``,
+        ``progress``) but returns the targeted and untargeted terms separately (float32, ``(B, 3, H, W)`` each)."""
+        parts = self._run(self._parts, model, inputs, target, **options)
         return LAParts(*(p.detach().to(torch.float32) for p in parts))
 
     def _attribute(self, model: Model, x: Tensor, target: Tensor, opts: RunOptions) -> Tensor:

@@ -13,19 +13,15 @@ reached (50 * 0.001 < 0.3), so A = alpha * sum_k |g_k| (non-negative).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar
-from .gradients import chunk_slices, multi_class_score_gradients
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
+from .gradients import fill_by_chunks, multi_class_score_gradients
 from .registry import register
 
 
 @register
-@dataclass
 class MFABA(AttributionMethod):
     """MFABA.
 
@@ -36,26 +32,11 @@ class MFABA(AttributionMethod):
         early_stop: stop a sample once its prediction leaves y.
     """
 
-    name: ClassVar[str] = "mfaba"
-    display_name: ClassVar[str] = "MFABA"
-    panel_label: ClassVar[str] = "MFABA"
-    default_batch_size: ClassVar[int] = 64
-
-    epsilon: float = 0.3
-    step_size: float = 0.001
-    n_steps: int = 50
-    early_stop: bool = True
-    clip_min: float = 0.0
-    clip_max: float = 1.0
+    info = LocalInfo("mfaba", "MFABA", panel_label="MFABA", default_batch_size=64)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
-        out = torch.zeros_like(x)
-        work = chunk_slices(x.shape[0], opts.batch_size)
-        bar = progress_bar(len(work) * self.n_steps, "MFABA", opts.progress)
-        for sl in work:
-            out[sl] = self._walk(model, x[sl], y[sl], bar)
-        bar.close()
-        return out
+        return fill_by_chunks(torch.zeros_like(x), opts.batch_size, lambda sl, bar: self._walk(model, x[sl], y[sl], bar),
+                              self.n_steps, "MFABA", opts.progress)
 
     def _walk(self, model: Model, x0: Tensor, y: Tensor, bar) -> Tensor:
         acc = torch.zeros_like(x0)

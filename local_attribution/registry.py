@@ -5,25 +5,20 @@ from __future__ import annotations
 
 from common.method_contract import MethodRegistry
 
-from .base import AttributionMethod
+from .base import AttributionMethod, LocalInfo
 from .specs import SPECS
 
 PANEL_ORDER: tuple[str, ...] = tuple(SPECS)
 """Order of the paper's comparison panel: LA, AGI, AttEXplore, BIG, DeepLIFT, EG, FIG, GIG, IG,
 MFABA, SG, SM (the order of :data:`local_attribution.specs.SPECS`)."""
 
-REGISTRY = MethodRegistry("attribution", AttributionMethod, SPECS,
-                          extra_metadata=("panel_label", "differentiates", "default_batch_size"), flag="--attr-method")
+REGISTRY = MethodRegistry("attribution", AttributionMethod, SPECS, info_type=LocalInfo, flag="--attr-method")
 METHODS = REGISTRY.methods
 """Registry key (the original CLI name) -> method class. Filled by :func:`register`."""
 
-
-def register(cls):
-    """Class decorator: add a dataclass subclass of :class:`AttributionMethod` to :data:`METHODS` (checks its
-    metadata and that its fields equal its spec; construction then validates the hyper-parameters)."""
-    if getattr(cls, "differentiates", None) not in ("probability", "logit"):
-        raise TypeError(f"{cls.__name__}.differentiates must be 'probability' or 'logit'")
-    return REGISTRY.register(cls)
+register = REGISTRY.register
+"""Class decorator: add a subclass of :class:`AttributionMethod` that declares ``info = LocalInfo(...)`` to
+:data:`METHODS`, as a dataclass whose fields are its spec's hyper-parameters (validated on construction)."""
 
 
 def list_methods() -> list[str]:

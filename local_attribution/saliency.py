@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions
+from .base import AttributionMethod, LocalInfo, Model, RunOptions
 from .gradients import batched_class_score_gradients
 from .registry import register
 
 
 @register
-@dataclass
 class Saliency(AttributionMethod):
     """Vanilla gradient of p_y.
 
@@ -21,12 +17,7 @@ class Saliency(AttributionMethod):
         abs: return the absolute value (the 2025 code; the 2024 code used the signed gradient).
     """
 
-    name: ClassVar[str] = "sm"
-    display_name: ClassVar[str] = "Saliency"
-    panel_label: ClassVar[str] = "SM"
-    default_batch_size: ClassVar[int] = 64
-
-    abs: bool = True
+    info = LocalInfo("sm", "Saliency", panel_label="SM", default_batch_size=64)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         g, _ = batched_class_score_gradients(model, x, y, batch_size=opts.batch_size)

@@ -8,13 +8,10 @@ seeded from ``generator`` (see :func:`smoothgrad_noise`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
-from .base import AttributionMethod, Model, RunOptions, progress_bar, sample_generators
+from .base import AttributionMethod, LocalInfo, Model, RunOptions, progress_bar, sample_generators
 from .gradients import add_rows_, chunk_slices, class_score_gradients
 from .registry import register
 
@@ -25,7 +22,6 @@ def smoothgrad_noise(generator: torch.Generator, n_samples: int, shape: tuple[in
 
 
 @register
-@dataclass
 class SmoothGrad(AttributionMethod):
     """SmoothGrad on the raw gradient of p_y.
 
@@ -34,14 +30,7 @@ class SmoothGrad(AttributionMethod):
         stdev: noise standard deviation in [0, 1] pixel units (absolute, not relative to the range).
     """
 
-    name: ClassVar[str] = "sg"
-    display_name: ClassVar[str] = "SmoothGrad"
-    panel_label: ClassVar[str] = "SG"
-    stochastic: ClassVar[bool] = True
-    default_batch_size: ClassVar[int] = 4
-
-    n_samples: int = 50
-    stdev: float = 0.15
+    info = LocalInfo("sg", "SmoothGrad", panel_label="SG", stochastic=True, default_batch_size=4)
 
     def _attribute(self, model: Model, x: Tensor, y: Tensor, opts: RunOptions) -> Tensor:
         assert opts.generator is not None

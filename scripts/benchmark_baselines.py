@@ -2,7 +2,8 @@
 
     python -m scripts.benchmark_baselines [--methods gradcam rise] [--end 1] [--save-dir benchmark_results/baselines]
 
-Runs :mod:`baseline_attribution.generate_explanation_maps` once per method on the demo photos ``--begin..--end``
+Runs the baseline map generator (:func:`baseline_attribution.runner.main`, what
+``python -m baseline_attribution.generate_explanation_maps`` runs) once per method on the demo photos ``--begin..--end``
 (EfficientNet-Lite0 by default) and prints one markdown row per method from the ``log.jsonl`` each run writes
 (mean forwards and seconds per image). Maps already in ``--save-dir`` are not recomputed: rerunning only prints
 the table of what was measured.
@@ -14,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from baseline_attribution import generate_explanation_maps as generator
+from baseline_attribution import runner
 from common.cli_style import OneDefaultFormatter
 from common.names import BASELINE_METHODS
 from models import DEFAULT_MODEL
@@ -40,10 +41,10 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, float, float, in
     args = parser.parse_args(argv)
     rows = []
     for method in args.methods:
-        method_dir, _ = generator.main(["--method", method, "--model", args.model, "--eval-list", "demo",
-                                        "--begin", str(args.begin), "--end", str(args.end), "--batch-size",
-                                        str(args.batch_size), "--device", args.device, "--save-dir", args.save_dir,
-                                        "--no-progress"])
+        method_dir, _ = runner.main(["--method", method, "--model", args.model, "--eval-list", "demo",
+                                     "--begin", str(args.begin), "--end", str(args.end), "--batch-size",
+                                     str(args.batch_size), "--device", args.device, "--save-dir", args.save_dir,
+                                     "--no-progress"])
         log = method_dir / "log.jsonl"
         records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
         if records:

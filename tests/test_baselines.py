@@ -402,15 +402,12 @@ def test_generator_refuses_a_missing_or_empty_eval_list(tmp_path, monkeypatch, c
 
 def test_generator_validation_imports_no_torch(tmp_path):
     """A bad parameter is refused before torch is imported (fast, and before any model)."""
-    import subprocess
-    import sys
+    from .zoo import exit_code_without_torch
 
-    code = ("import sys\nfrom baseline_attribution import generate_explanation_maps as g\n"
-            "try:\n    g.main(['--method', 'rise', '--p-keep', '2', '--save-dir', sys.argv[1]])\n"
-            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["2", "False"], out.stderr
-    assert "--p-keep 2.0: rise needs" in out.stderr
+    printed, stderr = exit_code_without_torch("baseline_attribution.generate_explanation_maps",
+                                              ["--method", "rise", "--p-keep", "2", "--save-dir", str(tmp_path)])
+    assert printed == ["2", "False"], stderr
+    assert "--p-keep 2.0: rise needs" in stderr
 
 
 def test_generator_never_writes_a_nan_map(tmp_path, monkeypatch):

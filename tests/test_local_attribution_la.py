@@ -9,36 +9,32 @@ import torch
 from local_attribution import LocalAttribution, get_method
 from local_attribution.la import avoid_collisions
 
-from .test_local_attribution_methods import (  # noqa: F401  (single_thread: autouse fixture)
-    NUM_CLASSES,
-    grad_prob,
-    single_thread,
-    toy_images,
-    toy_model,
-)
+from . import zoo
+from .zoo import bump, reference_classes
+
+single_thread = zoo.single_thread  # autouse: one intra-op thread for these tiny models
 
 
 def slow_la(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
     """Spec §2.5, one image, one class, one step at a time (classes: randperm(C)[:T-1] of the seed)."""
-    n_cls = model(x[:1]).shape[1]
-    classes = torch.randperm(n_cls, generator=torch.Generator().manual_seed(seed))[: sampling_times - 1]
+    n_cls, classes = reference_classes(model, x, sampling_times - 1, seed)
     out = []
     for i in range(x.shape[0]):
         xi, yi = x[i : i + 1], int(y[i])
         eps = xi / spatial_range
         a = torch.zeros_like(xi)
-        for c in classes.tolist():
-            t = c if c != yi else (c + 1 if c < n_cls - 1 else c - 1)
+        for c in classes:
+            t = bump(c, yi, n_cls)
             xk, a_c = xi.clone(), torch.zeros_like(xi)
             for _ in range(max_iter):
-                g_t, g_y = grad_prob(model, xk, t), grad_prob(model, xk, yi)
+                g_t, g_y = zoo.grad_prob(model, xk, t), zoo.grad_prob(model, xk, yi)
                 x_next = torch.clamp(xi + eps * torch.sign(g_t), 0, 1)
                 a_c += -g_y * (x_next - xi)
                 xk = x_next
             a = a + a_c
         xk, a_u = xi.clone(), torch.zeros_like(xi)
         for _ in range(max_iter):
-            g_y = grad_prob(model, xk, yi)
+            g_y = zoo.grad_prob(model, xk, yi)
             x_next = torch.clamp(xi - eps * torch.sign(g_y), 0, 1)
             a_u += -g_y * (x_next - xi)
             xk = x_next
@@ -58,13 +54,12 @@ def two_prob_gradients(model, x, t: int, y: int):
 def slow_la_with_redundant_passes(model, x, y, *, spatial_range, max_iter, sampling_times, seed):
     """The original code's pass structure, per sample: the class count from an extra forward, and every path
     (the untargeted one too, with t = y) takes a fresh forward and two backward passes (g_t, g_y) per step."""
-    n_cls = model(x[:1]).shape[1]  # the extra forward the lean LA does without
-    classes = torch.randperm(n_cls, generator=torch.Generator().manual_seed(seed))[: sampling_times - 1]
+    n_cls, classes = reference_classes(model, x, sampling_times - 1, seed)  # the extra forward lean LA does without
     out = []
     for i in range(x.shape[0]):
         xi, yi = x[i : i + 1], int(y[i])
         eps = xi / spatial_range
-        paths = [(c if c != yi else (c + 1 if c < n_cls - 1 else c - 1), 1.0) for c in classes.tolist()]
+        paths = [(bump(c, yi, n_cls), 1.0) for c in classes]
         a = torch.zeros_like(xi)
         for t, direction in [*paths, (yi, -1.0)]:
             xk, a_p = xi.clone(), torch.zeros_like(xi)
@@ -102,7 +97,7 @@ def test_lean_la_equals_the_original_pass_structure_at_batch_1(dtype):
     """Sharing step 0, one backward on the untargeted path and no class-count forward change nothing: at
     internal batch 1 every gradient is computed on the same 1-image batches as the reference, so even in
     float32 (where sign() amplifies rounding differences) the maps agree to rounding of the final sums."""
-    model, x = toy_model(dtype), toy_images(3, dtype)
+    model, x = zoo.toy_model(dtype), zoo.toy_images(3, dtype)
     x[0, 0, :2] = 1.0  # the upper clip binds
     y = model(x).argmax(1)
     ours = get_method("la", **HP).attribute(model, x, y, generator=torch.Generator().manual_seed(5),
@@ -116,20 +111,20 @@ def test_lean_la_equals_the_original_pass_structure_at_batch_1(dtype):
 def test_la_pass_counts_and_largest_batch(internal_batch_size):
     """Per image: 1 + (K-1)(W+1) forwards and W+1 + (K-1)(2W+1) backwards (W = T-1 targeted paths), never
     more than ``internal_batch_size`` images per pass."""
-    model, x = CountingModel(toy_model()), toy_images(3)
+    model, x = CountingModel(zoo.toy_model()), zoo.toy_images(3)
     get_method("la", **HP).attribute(model, x, torch.tensor([1, 2, 3]), internal_batch_size=internal_batch_size)
     k, w = HP["max_iter"], HP["sampling_times"] - 1
     assert model.forward_images == 3 * (1 + (k - 1) * (w + 1))
     assert model.backward_images == 3 * (w + 1 + (k - 1) * (2 * w + 1))
     assert model.largest <= internal_batch_size
-    reference = CountingModel(toy_model())
+    reference = CountingModel(zoo.toy_model())
     slow_la_with_redundant_passes(reference, x, torch.tensor([1, 2, 3]), seed=0, **HP)
     assert reference.forward_images == 1 + 3 * k * (w + 1) > model.forward_images
     assert reference.backward_images == 3 * k * 2 * (w + 1) > model.backward_images
 
 
 def test_la_default_internal_batch_is_the_cpu_default_on_cpu():
-    model, x = CountingModel(toy_model()), toy_images(2)
+    model, x = CountingModel(zoo.toy_model()), zoo.toy_images(2)
     la = get_method("la", **HP)
     la.attribute(model, x, torch.tensor([0, 1]))
     assert model.largest == la.default_internal_batch_size("cpu") == LocalAttribution.cpu_internal_batch_size
@@ -140,12 +135,12 @@ def test_la_default_internal_batch_is_the_cpu_default_on_cpu():
 def test_la_float32_map_of_a_sample_is_bitwise_independent_of_the_others_below_2t():
     """Below 2 T walkers per pass every sample runs in its own chunks, so even float32 noise cannot couple
     samples; from 2 T on, samples share passes (documented)."""
-    model, x = toy_model(torch.float32), toy_images(4, torch.float32)
+    model, x = zoo.toy_model(torch.float32), zoo.toy_images(4, torch.float32)
     la = get_method("la", **HP)
     small = 2 * HP["sampling_times"] - 1
     ref = la.attribute(model, x, generator=torch.Generator().manual_seed(6), internal_batch_size=small)
     changed = x.clone()
-    changed[[0, 1, 3]] = toy_images(3, torch.float32, seed=42)
+    changed[[0, 1, 3]] = zoo.toy_images(3, torch.float32, seed=42)
     again = la.attribute(model, changed, generator=torch.Generator().manual_seed(6), internal_batch_size=small)
     assert torch.equal(again[2], ref[2])
     alone = la.attribute(model, x[2:3], generator=torch.Generator().manual_seed(6), internal_batch_size=small)
@@ -155,11 +150,11 @@ def test_la_float32_map_of_a_sample_is_bitwise_independent_of_the_others_below_2
 @pytest.mark.parametrize("given_target", [False, True])
 @pytest.mark.parametrize("internal_batch_size", [64, 7])
 def test_fast_la_equals_the_slow_reference(given_target, internal_batch_size):
-    model, x = toy_model(), toy_images(3)
+    model, x = zoo.toy_model(), zoo.toy_images(3)
     x[0, 0, :2] = 1.0  # bright pixels: the upper clip binds (x + x/s > 1)
     pred = model(x).argmax(1)
     # Targets inside the sampled set exercise the collision rule c -> c +- 1.
-    classes = torch.randperm(NUM_CLASSES, generator=torch.Generator().manual_seed(5))[:4]
+    classes = torch.randperm(zoo.NUM_CLASSES, generator=torch.Generator().manual_seed(5))[:4]
     y = torch.tensor([int(classes[0]), int(classes[1]), 9]) if given_target else pred
     ours = get_method("la", **HP).attribute(
         model, x, y if given_target else None, generator=torch.Generator().manual_seed(5),
@@ -170,7 +165,7 @@ def test_fast_la_equals_the_slow_reference(given_target, internal_batch_size):
 
 
 def test_la_uses_every_class_once_when_the_model_has_fewer_than_t_minus_1():
-    model, x = toy_model(), toy_images(2)
+    model, x = zoo.toy_model(), zoo.toy_images(2)
     hp = {"spatial_range": 10, "max_iter": 2, "sampling_times": 25}
     ours = get_method("la", **hp).attribute(model, x, generator=torch.Generator().manual_seed(1))
     ref = slow_la(model, x, model(x).argmax(1), seed=1, **hp)
@@ -178,7 +173,7 @@ def test_la_uses_every_class_once_when_the_model_has_fewer_than_t_minus_1():
 
 
 def test_la_gives_exactly_zero_where_the_input_is_zero():
-    model, x = toy_model(), toy_images(2)
+    model, x = zoo.toy_model(), zoo.toy_images(2)
     x[0, 1] = 0.0  # one whole channel
     x[1, :, 3:7, 5:9] = 0.0  # a black patch
     parts = get_method("la", **HP).attribute_parts(model, x)
@@ -190,7 +185,7 @@ def test_la_gives_exactly_zero_where_the_input_is_zero():
 
 
 def test_la_untargeted_part_is_non_negative_and_parts_sum_to_the_map():
-    model, x = toy_model(), toy_images(3)
+    model, x = zoo.toy_model(), zoo.toy_images(3)
     la = get_method("la", **HP)
     parts = la.attribute_parts(model, x, generator=torch.Generator().manual_seed(2))
     assert torch.all(parts.untargeted >= 0) and parts.untargeted.sum() > 0
@@ -203,7 +198,7 @@ def test_la_untargeted_part_is_non_negative_and_parts_sum_to_the_map():
 
 
 def test_la_same_seed_same_map_and_different_seed_different_map():
-    model, x = toy_model(), toy_images(3)
+    model, x = zoo.toy_model(), zoo.toy_images(3)
     la = get_method("la", **HP)
     a = la.attribute(model, x, generator=torch.Generator().manual_seed(3))
     b = la.attribute(model, x, generator=torch.Generator().manual_seed(3), internal_batch_size=4)
@@ -214,11 +209,11 @@ def test_la_same_seed_same_map_and_different_seed_different_map():
 
 
 def test_la_map_of_a_sample_does_not_depend_on_the_other_samples():
-    model, x = toy_model(), toy_images(4)
+    model, x = zoo.toy_model(), zoo.toy_images(4)
     la = get_method("la", **HP)
     ref = la.attribute(model, x, generator=torch.Generator().manual_seed(6))
     changed = x.clone()
-    changed[[0, 1, 3]] = toy_images(3, seed=42)
+    changed[[0, 1, 3]] = zoo.toy_images(3, seed=42)
     again = la.attribute(model, changed, generator=torch.Generator().manual_seed(6))
     torch.testing.assert_close(again[2], ref[2], rtol=1e-9, atol=1e-15)
     assert not torch.allclose(again[0], ref[0])
@@ -227,11 +222,11 @@ def test_la_map_of_a_sample_does_not_depend_on_the_other_samples():
 
 
 def test_la_target_changes_the_explained_class():
-    model, x = toy_model(), toy_images(2)
+    model, x = zoo.toy_model(), zoo.toy_images(2)
     la = get_method("la", **HP)
     pred = model(x).argmax(1)
     torch.testing.assert_close(la.attribute(model, x), la.attribute(model, x, pred), rtol=0, atol=0)
-    assert not torch.allclose(la.attribute(model, x), la.attribute(model, x, (pred + 1) % NUM_CLASSES))
+    assert not torch.allclose(la.attribute(model, x), la.attribute(model, x, (pred + 1) % zoo.NUM_CLASSES))
 
 
 def test_collision_rule_moves_the_predicted_class_to_a_neighbour():
@@ -246,7 +241,7 @@ def test_la_rejects_bad_hyper_parameters():
     with pytest.raises(ValueError):
         LocalAttribution(max_iter=0)
     with pytest.raises(ValueError, match="num_classes"):
-        get_method("la", num_classes=50, max_iter=1).attribute(toy_model(), toy_images(1))
+        get_method("la", num_classes=50, max_iter=1).attribute(zoo.toy_model(), zoo.toy_images(1))
 
 
 def test_generate_attributions_gives_la_its_device_default_internal_batch(tmp_path):
@@ -259,8 +254,8 @@ def test_generate_attributions_gives_la_its_device_default_internal_batch(tmp_pa
     assert ga.internal_batch_size_for(la, 2, "cpu") == min(2, cpu_default)
     assert ga.internal_batch_size_for(la, 64, "cuda") == 64
     assert ga.internal_batch_size_for(ig, 4, "cpu") == 4  # the others keep their original batch
-    model = CountingModel(toy_model(torch.float32))
-    data = PackedBatch(toy_images(3, torch.float32), torch.tensor([0, 1, 2]), list("abc"), "t")
+    model = CountingModel(zoo.toy_model(torch.float32))
+    data = PackedBatch(zoo.toy_images(3, torch.float32), torch.tensor([0, 1, 2]), list("abc"), "t")
     ga.compute_attributions(la, model, data, data.labels, tmp_path / "la.npy", batch_size=64, progress=False)
     assert model.largest == cpu_default  # 64 images per call, but at most the CPU default per pass
     model.largest = 0

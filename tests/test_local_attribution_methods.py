@@ -26,8 +26,16 @@ from local_attribution.gradients import (
 )
 from local_attribution.smoothgrad import smoothgrad_noise
 
-NUM_CLASSES = 10
-SIZE = 16
+from .zoo import (  # noqa: F401 (autouse fixture)
+    NUM_CLASSES,
+    SIZE,
+    completeness_errors,
+    exit_code_without_torch,
+    single_thread,
+    toy_images,
+    toy_model,
+    with_softmax,
+)
 
 # Small hyper-parameters keep the suite fast; they change the cost, not the code paths.
 FAST = {
@@ -43,64 +51,6 @@ FAST = {
 }
 
 
-class ToyNet(nn.Module):
-    """conv-relu-maxpool-conv-relu-avgpool-linear, 3x16x16 -> logits (moderately confident).
-
-    ``reuse_relu`` calls one in-place ReLU module twice (like torchvision's ResNet blocks);
-    ``smooth`` uses Softplus and average pooling (a smooth function, for quadrature tests).
-    """
-
-    def __init__(
-        self, num_classes: int = NUM_CLASSES, *, reuse_relu: bool = False, smooth: bool = False, seed: int = 0
-    ) -> None:
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 12, 3, padding=1)
-        self.pool = nn.AvgPool2d(2) if smooth else nn.MaxPool2d(2)
-        self.head = nn.Linear(12 * 4, num_classes)
-        with torch.no_grad():
-            for p in self.parameters():
-                std = 2.4 / p[0].numel() ** 0.5 if p.ndim > 1 else 0.1
-                p.copy_(torch.randn(p.shape, generator=gen) * std)
-        self.reuse_relu = reuse_relu
-        if reuse_relu:
-            self.relu = nn.ReLU(inplace=True)
-        else:
-            self.relu1 = nn.Softplus() if smooth else nn.ReLU()
-            self.relu2 = nn.Softplus() if smooth else nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r1 = self.relu if self.reuse_relu else self.relu1
-        r2 = self.relu if self.reuse_relu else self.relu2
-        h = self.pool(r1(self.conv1(x - 0.5)))
-        h = nn.functional.adaptive_avg_pool2d(r2(self.conv2(h)), 2)
-        return self.head(h.flatten(1))
-
-
-def toy_model(dtype: torch.dtype = torch.float64, **kw) -> ToyNet:
-    return ToyNet(**kw).to(dtype).eval()
-
-
-def toy_images(n: int = 4, dtype: torch.dtype = torch.float64, seed: int = 1) -> torch.Tensor:
-    """Images in [0, 1] with a random colour cast each (so predictions vary)."""
-    gen = torch.Generator().manual_seed(seed)
-    cast = torch.rand((n, 3, 1, 1), generator=gen)
-    return (0.6 * cast + 0.4 * torch.rand((n, 3, SIZE, SIZE), generator=gen)).to(dtype)
-
-
-def grad_prob(model, x: torch.Tensor, cls: int) -> torch.Tensor:
-    """Gradient of softmax(model(x))[0, cls] for one image ``(1, 3, H, W)``, the plain way."""
-    x = x.clone().requires_grad_(True)
-    p = model(x).softmax(dim=1)[0, cls]
-    (g,) = torch.autograd.grad(p, x)
-    return g
-
-
-def with_softmax(model: nn.Module) -> nn.Module:
-    return nn.Sequential(model, nn.Softmax(dim=1)).eval()
-
-
 def make(name: str, **extra) -> AttributionMethod:
     return get_method(name, **{**FAST.get(name, {}), **extra})
 
@@ -111,16 +61,6 @@ def run(name: str, model, x, target=None, seed: int = 0, **kw) -> torch.Tensor:
     if name == "eg" and "background" not in kw:
         kw["background"] = toy_images(5, x.dtype, seed=99)
     return method.attribute(model, x, target, generator=gen, **kw)
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine thread
-    synchronisation made these tests ~10x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 ALL = list_methods()
@@ -347,17 +287,11 @@ def test_ig_matches_captum_integrated_gradients():
 
 def test_ig_completeness_error_shrinks_with_steps():
     model, x = toy_model(smooth=True), toy_images(2)
-    y = model(x).argmax(1)
-    probs = lambda z: model(z).softmax(1).gather(1, y[:, None]).squeeze(1)  # noqa: E731
-    gap = (probs(x) - probs(torch.zeros_like(x))).detach()
-    errors = []
-    for n in (4, 40, 400):
-        total = get_method("ig", n_steps=n).attribute(model, x, y, internal_batch_size=256).double().sum((1, 2, 3))
-        errors.append(float((total - gap).abs().max()))
+    errors, gap = completeness_errors("ig", [{"n_steps": n} for n in (4, 40, 400)], model, x, batch=256)
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 5e-3 * float(gap.abs().max())  # trapezoid weights sum to 1 - 1/n
-    exact = get_method("ig", n_steps=24, method="gausslegendre").attribute(model, x, y, internal_batch_size=64)
-    torch.testing.assert_close(exact.double().sum((1, 2, 3)), gap, rtol=1e-6, atol=1e-9)
+    (exact,), _ = completeness_errors("ig", [{"n_steps": 24, "method": "gausslegendre"}], model, x, batch=64)
+    assert exact <= 1e-9 + 1e-6 * float(gap.abs().max())
 
 
 def test_saliency_matches_captum():
@@ -568,14 +502,9 @@ def test_generate_attributions_refuses_bad_flags_before_the_model(tmp_path, monk
 
 
 def test_generate_attributions_validation_imports_no_torch(tmp_path):
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom local_attribution import generate_attributions as g\n"
-            "try:\n    g.main(['--max-iter', '0', '--prefix', sys.argv[1]])\n"
-            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["2", "False"], out.stderr
+    printed, stderr = exit_code_without_torch("local_attribution.generate_attributions",
+                                              ["--max-iter", "0", "--prefix", str(tmp_path)])
+    assert printed == ["2", "False"], stderr
 
 
 def test_generate_attributions_help_lists_every_method(capsys):

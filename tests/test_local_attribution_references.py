@@ -11,24 +11,26 @@ import torch
 
 from local_attribution import get_method
 
-from .test_local_attribution_methods import (  # noqa: F401  (single_thread: autouse fixture)
+from .zoo import (
     NUM_CLASSES,
+    bump,
+    completeness_errors,
     grad_prob,
-    single_thread,
+    reference_classes,
+    single_thread,  # noqa: F401 (an autouse fixture)
     toy_images,
     toy_model,
 )
 
 
 def slow_agi(model, x, y, *, epsilon, max_iter, topk, seed):
-    n_cls = model(x[:1]).shape[1]
-    classes = torch.randperm(n_cls, generator=torch.Generator().manual_seed(seed))[:topk]
+    n_cls, classes = reference_classes(model, x, topk, seed)
     out = []
     for i in range(x.shape[0]):
         xi, yi = x[i : i + 1], int(y[i])
         a = torch.zeros_like(xi)
-        for c in classes.tolist():
-            t = c if c != yi else (c + 1 if c < n_cls - 1 else c - 1)
+        for c in classes:
+            t = bump(c, yi, n_cls)
             xk, a_c = xi.clone(), torch.zeros_like(xi)
             for k in range(max_iter):
                 if k > 0 and int(model(xk).argmax(1)) == t:
@@ -161,11 +163,5 @@ def test_guided_ig_equals_a_one_image_numpy_reference(internal_batch_size):
 def test_guided_ig_is_complete_on_a_smooth_model():
     # (On ReLU nets the guided path, which favours low-gradient features, converges slowly.)
     model, x = toy_model(smooth=True), toy_images(2)
-    y = model(x).argmax(1)
-    probs = lambda z: model(z).softmax(1).gather(1, y[:, None]).squeeze(1)  # noqa: E731
-    gap = (probs(x) - probs(torch.zeros_like(x))).detach()
-    errors = []
-    for steps in (15, 200):
-        total = get_method("guided_ig", steps=steps).attribute(model, x, y, internal_batch_size=2).double()
-        errors.append(float((total.sum((1, 2, 3)) - gap).abs().max()))
+    errors, gap = completeness_errors("guided_ig", [{"steps": 15}, {"steps": 200}], model, x, batch=2)
     assert errors[1] < errors[0] and errors[1] < 0.01 * float(gap.abs().max())
