@@ -95,6 +95,29 @@ def load_dense_map(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     raise ToolkitError(f"{path}: expected an (H, W) or (3, H, W) map or an SMDL rank map, got {array.shape}")
 
 
+def load_checked_map(path: Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`load_dense_map`, refusing what cannot be scored (one line naming the file).
+
+    Returns:
+        ``(flat (H, W), native (3, H, W) or None)``, as :func:`load_dense_map`, every value finite.
+
+    Raises:
+        ToolkitError: unreadable file, NaN/inf values, or (when ``size`` is given, the model input ``(H, W)``) a
+            map of another size.
+    """
+    try:
+        flat, native = load_dense_map(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ToolkitError(f"{path}: not a readable .npy map ({exc.__class__.__name__}: {exc})") from None
+    if size is not None and flat.shape != size:
+        raise ToolkitError(f"{path}: map {flat.shape} is not the model input size {size}")
+    for array in (flat, native):
+        if array is not None and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise ToolkitError(f"{path}: {bad} NaN or inf values; the map cannot be ranked (regenerate it)")
+    return flat, native
+
+
 def check_budgets(budgets: list[float]) -> None:
     """Highest-confidence budgets (``--budgets``) are area fractions: finite, in (0, 1].
 
