@@ -113,6 +113,11 @@ def make_fill(fill: str, x: Tensor, blackbox: Any, preset: CausalPreset) -> Tens
     raise ToolkitError(f"preset {preset.name}: unknown fill {fill!r}; use zeros, blur or model_mean")
 
 
+def mean_over_images(values: np.ndarray) -> float:
+    """The mean of per-image values ``(N,)`` (an AUC, a MuFidelity score); NaN when there are no images."""
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
 @dataclass
 class CausalResult:
     """Insertion and deletion of N images under one preset (what every Insertion/Deletion protocol returns).
@@ -133,15 +138,10 @@ class CausalResult:
     deletion_aucs: np.ndarray
     targets: np.ndarray
 
-    @property
-    def insertion_auc(self) -> float:
-        """Mean insertion AUC (higher is better)."""
-        return float(self.insertion_aucs.mean()) if len(self.insertion_aucs) else float("nan")
-
-    @property
-    def deletion_auc(self) -> float:
-        """Mean deletion AUC (lower is better)."""
-        return float(self.deletion_aucs.mean()) if len(self.deletion_aucs) else float("nan")
+    insertion_auc = property(lambda self: mean_over_images(self.insertion_aucs),
+                             doc="Mean insertion AUC over the images (higher is better); NaN for none.")
+    deletion_auc = property(lambda self: mean_over_images(self.deletion_aucs),
+                            doc="Mean deletion AUC over the images (lower is better); NaN for none.")
 
     @property
     def insertion_curve(self) -> np.ndarray:
