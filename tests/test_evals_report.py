@@ -216,3 +216,34 @@ def test_eval_maps_folder_matches_reference(tmp_path, monkeypatch):
     full = summary["highest_confidence"][1]
     assert full["samples"] == 2
     assert full["highest_confidence_mean"] == pytest.approx(np.mean(best), abs=1e-5)
+
+
+def test_a_new_preset_is_one_entry_in_presets(tmp_path, monkeypatch):
+    """The README's "to add a metric": one ``CausalPreset`` entry in ``evals.presets.PRESETS`` and the report
+    takes it as ``--presets``, scores it with the engine and marks its columns ↑/↓ (``METRICS`` is rebuilt here as
+    importing the module would)."""
+    import dataclasses
+
+    import torch
+
+    from common.images import load_image
+    from evals import metrics, presets
+    from evals.causal import insertion_deletion
+
+    new = dataclasses.replace(presets.PRESETS["xplique"], name="xplique5", n_steps=5, reference="a test preset")
+    monkeypatch.setitem(presets.PRESETS, "xplique5", new)
+    monkeypatch.setattr(report, "METRICS", metrics._build_registry())
+    box = toy_box()
+    out = tmp_path / "rep"
+    args = report.build_parser().parse_args([
+        "--methods", "sm", "--presets", "xplique5", "--mufidelity", "", "--budgets", "--photos", "coffee",
+        "--no-progress", "--eval-list", toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--save-dir", str(out)])
+    row = report.run_report(args, blackbox=box)["rows"][0]
+    image = box.to_tensor(box.resize(load_image(tmp_path / "coffee.png")))
+    saliency = torch.from_numpy(report.dense(np.load(out / "maps" / "sm" / "coffee.npy")))[None]
+    expected = insertion_deletion(box, image, saliency, presets.get_preset("xplique", n_steps=5), targets=[1])
+    assert expected.x.shape == (6,)
+    assert row["insertion_xplique5"] == pytest.approx(expected.insertion_auc, abs=1e-12)
+    assert row["deletion_xplique5"] == pytest.approx(expected.deletion_auc, abs=1e-12)
+    markdown = (out / "report.md").read_text()
+    assert "insertion_xplique5 ↑" in markdown and "deletion_xplique5 ↓" in markdown and "5 steps" in markdown
