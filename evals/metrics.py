@@ -3,6 +3,8 @@ dense maps.
 
 * :data:`METRICS`: name -> :class:`MetricInfo` (higher is better? needs the model? which class it scores?
   stochastic? returns a curve?), so reports and tests are generated from one table.
+* :data:`MAP_METRICS`: the per-map metrics ``evals.report --scores`` adds, each one entry naming its function in
+  its own file (adding a metric = one new file + one entry here).
 * :func:`smdl_saliency_map`: an SMDL result (int rank map ``H x W`` or the original ``(m, H, W, 3)`` region
   stack) as a dense map, the original's ``convert_smdl_mask`` scaled to (0, 1]: the region at rank i (0-based)
   of m gets ``(m - i) / m`` (the same as :meth:`Explanation.saliency_map`). Every dense metric then scores SMDL.
@@ -11,7 +13,9 @@ dense maps.
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +34,7 @@ class MetricInfo:
     name: str
     higher_is_better: bool
     needs_model: bool
-    scored_class: Literal["prediction", "label"]
+    scored_class: Literal["prediction", "label", "none"]
     stochastic: bool
     returns_curve: bool
     description: str
@@ -52,8 +56,37 @@ def _build_registry() -> dict[str, MetricInfo]:
     metrics["highest_confidence"] = MetricInfo(
         "highest_confidence", True, True, "label", False, False,
         "highest label probability reachable revealing at most a budget of the image (misclassified samples)")
+    metrics.update({name: metric.info for name, metric in MAP_METRICS.items()})
     return metrics
 
+
+@dataclass(frozen=True)
+class MapMetric:
+    """A metric of one map, one number per photo (``evals.report --scores NAME``): its metadata and where its
+    function lives.
+
+    ``function`` is ``"module:name"`` of ``f(blackbox, image, saliency, label, *, seed, batch_size) -> float`` with
+    ``image`` a ``(1, 3, S, S)`` tensor in [0, 1] and ``saliency`` the ``(S, S)`` float map; it is imported on first
+    use, so the registry stays torch-free (``--help``, flag checks).
+    """
+
+    info: MetricInfo
+    function: str
+
+    def load(self) -> Callable[..., float]:
+        """The metric's function (imports its module)."""
+        module, _, name = self.function.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+MAP_METRICS: dict[str, MapMetric] = {
+    "sparseness": MapMetric(MetricInfo(
+        "sparseness", True, False, "none", False, False,
+        "Gini index of |map| (Chalasani et al. 2020, Quantus Sparseness): 0 = attribution spread evenly, "
+        "1 = one pixel holds it all"), "evals.sparseness:sparseness"),
+}
+"""The per-map metrics ``evals.report --scores`` can add (a new metric: one file ``evals/<metric>.py`` with its
+function and one entry here)."""
 
 METRICS: dict[str, MetricInfo] = _build_registry()
 

@@ -29,7 +29,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ from common.names import REPORT_METHODS
 from common.results import run_samples, write_json_atomic, write_npy_atomic
 from common.validation import check_range
 from evals.entry_flags import add_model_flags, check_model_flags, entry_parser, load_blackbox
-from evals.metrics import METRICS, check_budgets, highest_confidence_dense
+from evals.metrics import MAP_METRICS, METRICS, check_budgets, highest_confidence_dense
 from evals.presets import MUFIDELITY_PRESETS, PRESETS, get_mufidelity_preset, get_preset
 
 if TYPE_CHECKING:
@@ -240,9 +240,11 @@ def scored_presets(presets: list[str], budgets: list[float]) -> list[str]:
 
 
 def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, presets: list[str],
-              mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float]) -> dict[str, Any]:
-    """Every metric of one map: AUCs and curves per preset, MuFidelity, highest confidence (on the
-    ``smdl_baseline`` insertion curve, computed for it when not among ``presets``)."""
+              mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float],
+              map_metrics: Sequence[str] = ()) -> dict[str, Any]:
+    """Every metric of one map (``image`` ``(1, 3, S, S)``, ``map_`` ``(S, S)`` or ``(3, S, S)``): AUCs and curves
+    per preset, MuFidelity, highest confidence (on the ``smdl_baseline`` insertion curve, computed for it when not
+    among ``presets``) and each of ``map_metrics`` (names of :data:`evals.metrics.MAP_METRICS`)."""
     import torch
 
     from evals.causal import insertion_deletion
@@ -265,6 +267,9 @@ def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, 
         res = mufidelity(blackbox, image, flat, [label], mufidelity_preset,
                          generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
         out["mufidelity"] = float(res.scores[0])
+    for name in map_metrics:
+        out[name] = float(MAP_METRICS[name].load()(blackbox, image, dense(map_), label, seed=seed,
+                                                   batch_size=batch_size))
     return out
 
 
@@ -319,7 +324,8 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
         return photos[sample.stem]
 
     metric_settings = {"presets": args.presets, "mufidelity": args.mufidelity, "seed": args.seed,
-                       "budgets": args.budgets, "model": args.model, "weights": args.weights}
+                       "budgets": args.budgets, "model": args.model, "weights": args.weights,
+                       **({"scores": args.scores} if args.scores else {})}  # (absent: caches of before stay valid)
     failed = 0
     for method in methods:
         map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model,
@@ -341,7 +347,7 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             image, label = photo(sample)
             map_ = np.load(folder / f"{sample.stem}.npy")
             scores = score_map(blackbox, blackbox.to_tensor(image), map_, label, args.presets, args.mufidelity,
-                               args.seed, args.eval_batch_size, args.budgets)
+                               args.seed, args.eval_batch_size, args.budgets, args.scores)
             write_json_atomic(target_dir / f"{sample.stem}.json",
                               {"settings": {**metric_settings, "map": settings}, **scores})
 
@@ -370,6 +376,9 @@ def summarise(out: Path, methods: list[str], samples: list[Sample], args: argpar
         if args.mufidelity:
             values = [m["mufidelity"] for m in metrics]
             row[f"mufidelity_{args.mufidelity}"] = float(np.mean(values)) if values else float("nan")
+        for name in args.scores:
+            values = [m[name] for m in metrics]
+            row[name] = float(np.mean(values)) if values else float("nan")
         for budget in args.budgets:
             values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
             row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
@@ -400,6 +409,8 @@ def table_header(args: argparse.Namespace, methods: list[str], params: dict[str,
         c = get_mufidelity_preset(args.mufidelity)
         lines.append(f"- `mufidelity_{c.name}`: grid {c.grid_size}, {c.subset_percent:.0%} of cells removed "
                      f"({c.subset_sampling}), {c.nb_samples} samples, {c.correlation} correlation, baseline {c.baseline}.")
+    for name in args.scores:
+        lines.append(f"- `{name}`: {MAP_METRICS[name].info.description}.")
     if args.budgets:
         lines.append("- `highest_confidence@ρ`: highest label probability on the `smdl_baseline` insertion curve "
                      "revealing at most ρ of the image (spec smdl §5.3, here on every photo, not only misclassified ones).")
@@ -505,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=list(PRESETS), help="insertion/deletion presets (the first one is drawn)")
     parser.add_argument("--mufidelity", default="smdl_clip", choices=list(MUFIDELITY_PRESETS) + [""],
                         help="MuFidelity preset ('' = none)")
+    parser.add_argument("--scores", nargs="+", default=[], choices=list(MAP_METRICS),
+                        help="per-map metrics to add (evals.metrics.MAP_METRICS: one file each)")
     parser.add_argument("--budgets", type=float, nargs="*", default=[0.25],
                         help="highest-confidence area fractions in (0, 1], read on the smdl_baseline insertion curve "
                              "(computed for it when smdl_baseline is not in --presets)")
