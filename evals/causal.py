@@ -46,6 +46,7 @@ import torch
 from torch import Tensor
 
 from common.errors import ToolkitError
+from evals.metrics import mean_over_images
 from evals.presets import PRESETS, CausalPreset, get_preset  # noqa: F401  (the presets, without torch)
 
 ArrayLike = Tensor | np.ndarray
@@ -111,11 +112,6 @@ def make_fill(fill: str, x: Tensor, blackbox: Any, preset: CausalPreset) -> Tens
     if fill == "blur":
         return rise_blur(x, model_mean(blackbox, x), preset.blur_kernel, preset.blur_sigma)
     raise ToolkitError(f"preset {preset.name}: unknown fill {fill!r}; use zeros, blur or model_mean")
-
-
-def mean_over_images(values: np.ndarray) -> float:
-    """The mean of per-image values ``(N,)`` (an AUC, a MuFidelity score); NaN when there are no images."""
-    return float(np.mean(values)) if len(values) else float("nan")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +25,12 @@ import numpy as np
 from common.errors import ToolkitError
 from evals.presets import MUFIDELITY_PRESETS, PRESETS
 from evals.smdl_curves import highest_confidence
+
+
+def mean_over_images(values: Sequence[float] | np.ndarray) -> float:
+    """The mean of per-image values ``(N,)`` (an AUC, a MuFidelity score, a column of the report); NaN when there
+    are none."""
+    return float(np.mean(values)) if len(values) else float("nan")
 
 
 @dataclass(frozen=True)

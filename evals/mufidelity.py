@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from common.errors import ToolkitError
-from evals.causal import _check_inputs, mean_over_images
+from evals.causal import _check_inputs
+from evals.metrics import mean_over_images
 from evals.presets import MUFIDELITY_PRESETS, MuFidelityConfig, get_mufidelity_preset  # noqa: F401
 
 

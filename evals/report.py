@@ -42,7 +42,7 @@ from common.names import REPORT_METHODS
 from common.results import run_samples, write_json_atomic, write_npy_atomic
 from common.validation import check_range
 from evals.entry_flags import add_model_flags, check_model_flags, entry_parser, load_blackbox
-from evals.metrics import MAP_METRICS, METRICS, check_budgets, highest_confidence_dense
+from evals.metrics import MAP_METRICS, METRICS, check_budgets, highest_confidence_dense, mean_over_images
 from evals.presets import MUFIDELITY_PRESETS, PRESETS, get_mufidelity_preset, get_preset
 
 if TYPE_CHECKING:
@@ -371,19 +371,16 @@ def summarise(out: Path, methods: list[str], samples: list[Sample], args: argpar
         row: dict[str, Any] = {"method": method, "photos": len(metrics)}
         for name in args.presets:
             for game in ("insertion", "deletion"):
-                values = [m[name][game] for m in metrics]
-                row[f"{game}_{name}"] = float(np.mean(values)) if values else float("nan")
+                row[f"{game}_{name}"] = mean_over_images([m[name][game] for m in metrics])
         if args.mufidelity:
-            values = [m["mufidelity"] for m in metrics]
-            row[f"mufidelity_{args.mufidelity}"] = float(np.mean(values)) if values else float("nan")
+            row[f"mufidelity_{args.mufidelity}"] = mean_over_images([m["mufidelity"] for m in metrics])
         for name in args.scores:
-            values = [m[name] for m in metrics]
-            row[name] = float(np.mean(values)) if values else float("nan")
+            row[name] = mean_over_images([m[name] for m in metrics])
         for budget in args.budgets:
-            values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
-            row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
-        row["map_seconds"] = float(np.mean([c["seconds"] for c in costs])) if costs else float("nan")
-        row["map_forwards"] = float(np.mean([c["forwards"] for c in costs])) if costs else float("nan")
+            row[f"highest_confidence@{budget}"] = mean_over_images(
+                [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None])
+        row["map_seconds"] = mean_over_images([c["seconds"] for c in costs])
+        row["map_forwards"] = mean_over_images([c["forwards"] for c in costs])
         rows.append(row)
     return rows
 
