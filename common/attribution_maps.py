@@ -36,8 +36,10 @@ FAMILY_PACKAGES = ("local_attribution", "baseline_attribution")
 class SmdlRankMap(DeclaredMethod):
     """Adapter: SMDL's region ranking as a map method (:meth:`Explanation.saliency_map`, ``(m - rank) / m``).
 
-    ``options``: ``division`` (default ``slico``), ``selector`` (default ``greedy``) and the division's parameters,
-    validated by :class:`submodular_attribution.explainer.SubmodularExplainer` when it is built.
+    ``options``: ``division`` (default ``slico``), ``selector`` (default ``greedy``), ``lambdas`` (λ1..λ4, default
+    the driver's 0 0.05 1 1), ``selector_options`` ({name: value}) and the division's parameters, validated by
+    :class:`submodular_attribution.explainer.SubmodularExplainer` when it is built (and before the model loads by
+    :func:`submodular_attribution.driver_checks.validate_smdl_params`, which reads them the same way).
     """
 
     info = MethodInfo(SMDL, "SMDL", needs_gradients=False, stochastic=False, model_output="regions")
@@ -52,11 +54,15 @@ class SmdlRankMap(DeclaredMethod):
         import torch
 
         from submodular_attribution.explainer import SubmodularExplainer
+        from submodular_attribution.objective import Lambdas
 
         options = dict(self.options)
         division = options.pop("division", "slico")
         selector = options.pop("selector", "greedy")
-        explainer = SubmodularExplainer(blackbox, division, options, selector=selector)
+        lambdas = options.pop("lambdas", None)
+        selector_options = options.pop("selector_options", None)
+        explainer = SubmodularExplainer(blackbox, division, options, None if lambdas is None else Lambdas(*lambdas),
+                                        selector=selector, selector_options=selector_options)
         maps = []
         for i, x in enumerate(inputs):
             image = (x.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -46,6 +46,7 @@ import torch
 from torch import Tensor
 
 from common.errors import ToolkitError
+from evals.metrics import mean_over_images
 from evals.presets import PRESETS, CausalPreset, get_preset  # noqa: F401  (the presets, without torch)
 
 ArrayLike = Tensor | np.ndarray
@@ -133,15 +134,10 @@ class CausalResult:
     deletion_aucs: np.ndarray
     targets: np.ndarray
 
-    @property
-    def insertion_auc(self) -> float:
-        """Mean insertion AUC (higher is better)."""
-        return float(self.insertion_aucs.mean()) if len(self.insertion_aucs) else float("nan")
-
-    @property
-    def deletion_auc(self) -> float:
-        """Mean deletion AUC (lower is better)."""
-        return float(self.deletion_aucs.mean()) if len(self.deletion_aucs) else float("nan")
+    insertion_auc = property(lambda self: mean_over_images(self.insertion_aucs),
+                             doc="Mean insertion AUC over the images (higher is better); NaN for none.")
+    deletion_auc = property(lambda self: mean_over_images(self.deletion_aucs),
+                            doc="Mean deletion AUC over the images (lower is better); NaN for none.")
 
     @property
     def insertion_curve(self) -> np.ndarray:

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from common.cli_style import OneDefaultHelpFormatter, normalise_flags
+from common.cli_style import normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list, select_range
 from common.results import report_skipped, to_jsonable, write_json_atomic
-from common.validation import check_input_file, check_range
-from evals.metrics import check_budgets, highest_confidence_dense, load_dense_map
+from common.validation import check_range
+from evals.entry_flags import add_model_flags, check_model_flags, entry_parser, load_blackbox
+from evals.metrics import check_budgets, highest_confidence_dense, load_checked_map
 from evals.presets import MUFIDELITY_PRESETS, PRESETS, CausalPreset, get_preset
 
 
@@ -52,25 +53,6 @@ def preset_with_steps(name: str, steps: int | None) -> CausalPreset:
     return get_preset(name, n_steps=steps)
 
 
-def load_checked_map(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`evals.metrics.load_dense_map`, refusing what cannot be scored (one line naming the file).
-
-    Raises:
-        ToolkitError: unreadable file, NaN/inf values, or a map that is not ``size`` (the model input).
-    """
-    try:
-        flat, native = load_dense_map(path)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ToolkitError(f"{path}: not a readable .npy map ({exc.__class__.__name__}: {exc})") from None
-    if flat.shape != size:
-        raise ToolkitError(f"{path}: map {flat.shape} is not the model input size {size}")
-    for array in (flat, native):
-        if array is not None and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).sum())
-            raise ToolkitError(f"{path}: {bad} NaN or inf values; the map cannot be ranked (regenerate it)")
-    return flat, native
-
-
 def evaluate_maps(args: argparse.Namespace) -> dict[str, Any]:
     """Score every map found for the eval list; returns the summary written to the json (``skipped``: the map
     files left out, each with the reason)."""
@@ -81,9 +63,8 @@ def evaluate_maps(args: argparse.Namespace) -> dict[str, Any]:
     check_budgets(args.budgets)
     if args.budgets and preset.schedule == "pixels_per_step":
         raise ToolkitError(f"--budgets needs a preset with uniform steps (smdl_baseline, xplique), not {preset.name}")
-    for flag in ("batch_size", "eval_batch_size"):
-        check_range("--" + flag.replace("_", "-"), getattr(args, flag), 1)
-    check_input_file("--weights", args.weights)
+    check_model_flags(args)
+    check_range("--eval-batch-size", args.eval_batch_size, 1)
     samples = select_range(parse_eval_list(args.eval_list, args.Datasets), args.begin,
                            None if args.end < 0 else args.end)
     found = [(s, p) for s in samples if (p := find_map(maps_dir, s)) is not None]
@@ -94,9 +75,8 @@ def evaluate_maps(args: argparse.Namespace) -> dict[str, Any]:
 
     from evals.causal import insertion_deletion
     from evals.mufidelity import mufidelity
-    from models import load_model
 
-    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+    blackbox = load_blackbox(args)
     images, flat, native, used, skipped = [], [], [], [], []
     for sample, path in found:
         try:
@@ -156,9 +136,7 @@ def highest_confidence_summary(blackbox: Any, images: Any, labels: list[int], re
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evals.eval_AUC_faithfulness_baseline",
-                                     description=__doc__.split("\n\n")[0],
-                                     formatter_class=OneDefaultHelpFormatter)
+    parser = entry_parser("evals.eval_AUC_faithfulness_baseline", __doc__)
     parser.add_argument("--maps-dir", required=True, help="folder of <class>/<stem>.npy maps (one method)")
     parser.add_argument("--eval-list", default="demo", help="eval list of 'path label' lines, or 'demo'")
     parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
@@ -177,13 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--misclassified-only", action="store_true",
                         help="highest confidence over the samples the model gets wrong (the paper's setting)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the MuFidelity masks")
-    parser.add_argument("--model", default="efficientnet_lite0",
-                        help="black box: a name of models.list_models() (efficientnet_lite0, resnet50, vgg16, ...), "
-                             "clip:<arch> or embed:<model>")
-    parser.add_argument("--weights", default=None,
-                        help="weights file of --model (torchvision nets, CLIP); unset = the model's offline default")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per model forward")
+    add_model_flags(parser)
     parser.add_argument("--eval-batch-size", type=int, default=64, help="perturbed images built at once (memory only)")
     parser.add_argument("--allow-skipped", action="store_true",
                         help="exit 0 even when some map files were unusable and left out of the means")

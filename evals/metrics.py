@@ -3,6 +3,8 @@ dense maps.
 
 * :data:`METRICS`: name -> :class:`MetricInfo` (higher is better? needs the model? which class it scores?
   stochastic? returns a curve?), so reports and tests are generated from one table.
+* :data:`MAP_METRICS`: the per-map metrics ``evals.report --scores`` adds, each one entry naming its function in
+  its own file (adding a metric = one new file + one entry here).
 * :func:`smdl_saliency_map`: an SMDL result (int rank map ``H x W`` or the original ``(m, H, W, 3)`` region
   stack) as a dense map, the original's ``convert_smdl_mask`` scaled to (0, 1]: the region at rank i (0-based)
   of m gets ``(m - i) / m`` (the same as :meth:`Explanation.saliency_map`). Every dense metric then scores SMDL.
@@ -11,7 +13,9 @@ dense maps.
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +27,12 @@ from evals.presets import MUFIDELITY_PRESETS, PRESETS
 from evals.smdl_curves import highest_confidence
 
 
+def mean_over_images(values: Sequence[float] | np.ndarray) -> float:
+    """The mean of per-image values ``(N,)`` (an AUC, a MuFidelity score, a column of the report); NaN when there
+    are none."""
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     """What a metric is and how to read it."""
@@ -30,7 +40,7 @@ class MetricInfo:
     name: str
     higher_is_better: bool
     needs_model: bool
-    scored_class: Literal["prediction", "label"]
+    scored_class: Literal["prediction", "label", "none"]
     stochastic: bool
     returns_curve: bool
     description: str
@@ -52,8 +62,37 @@ def _build_registry() -> dict[str, MetricInfo]:
     metrics["highest_confidence"] = MetricInfo(
         "highest_confidence", True, True, "label", False, False,
         "highest label probability reachable revealing at most a budget of the image (misclassified samples)")
+    metrics.update({name: metric.info for name, metric in MAP_METRICS.items()})
     return metrics
 
+
+@dataclass(frozen=True)
+class MapMetric:
+    """A metric of one map, one number per photo (``evals.report --scores NAME``): its metadata and where its
+    function lives.
+
+    ``function`` is ``"module:name"`` of ``f(blackbox, image, saliency, label, *, seed, batch_size) -> float`` with
+    ``image`` a ``(1, 3, S, S)`` tensor in [0, 1] and ``saliency`` the ``(S, S)`` float map; it is imported on first
+    use, so the registry stays torch-free (``--help``, flag checks).
+    """
+
+    info: MetricInfo
+    function: str
+
+    def load(self) -> Callable[..., float]:
+        """The metric's function (imports its module)."""
+        module, _, name = self.function.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+MAP_METRICS: dict[str, MapMetric] = {
+    "sparseness": MapMetric(MetricInfo(
+        "sparseness", True, False, "none", False, False,
+        "Gini index of |map| (Chalasani et al. 2020, Quantus Sparseness): 0 = attribution spread evenly, "
+        "1 = one pixel holds it all"), "evals.sparseness:sparseness"),
+}
+"""The per-map metrics ``evals.report --scores`` can add (a new metric: one file ``evals/<metric>.py`` with its
+function and one entry here)."""
 
 METRICS: dict[str, MetricInfo] = _build_registry()
 
@@ -93,6 +132,29 @@ def load_dense_map(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if array.ndim == 2:
         return array, None
     raise ToolkitError(f"{path}: expected an (H, W) or (3, H, W) map or an SMDL rank map, got {array.shape}")
+
+
+def load_checked_map(path: Path, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`load_dense_map`, refusing what cannot be scored (one line naming the file).
+
+    Returns:
+        ``(flat (H, W), native (3, H, W) or None)``, as :func:`load_dense_map`, every value finite.
+
+    Raises:
+        ToolkitError: unreadable file, NaN/inf values, or (when ``size`` is given, the model input ``(H, W)``) a
+            map of another size.
+    """
+    try:
+        flat, native = load_dense_map(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ToolkitError(f"{path}: not a readable .npy map ({exc.__class__.__name__}: {exc})") from None
+    if size is not None and flat.shape != size:
+        raise ToolkitError(f"{path}: map {flat.shape} is not the model input size {size}")
+    for array in (flat, native):
+        if array is not None and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise ToolkitError(f"{path}: {bad} NaN or inf values; the map cannot be ranked (regenerate it)")
+    return flat, native
 
 
 def check_budgets(budgets: list[float]) -> None:

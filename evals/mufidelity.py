@@ -25,6 +25,7 @@ from torch import Tensor
 
 from common.errors import ToolkitError
 from evals.causal import _check_inputs
+from evals.metrics import mean_over_images
 from evals.presets import MUFIDELITY_PRESETS, MuFidelityConfig, get_mufidelity_preset  # noqa: F401
 
 
@@ -80,10 +81,8 @@ class MuFidelityResult:
     score_drops: np.ndarray
     removed_attribution: np.ndarray
 
-    @property
-    def score(self) -> float:
-        """Mean correlation over images (higher is better)."""
-        return float(self.scores.mean()) if len(self.scores) else float("nan")
+    score = property(lambda self: mean_over_images(self.scores),
+                     doc="Mean correlation over the images (higher is better); NaN for none.")
 
 
 def mufidelity(

@@ -24,21 +24,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
+import re
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.cli_style import OneDefaultHelpFormatter, add_aliases, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import Sample, parse_eval_list
 from common.names import REPORT_METHODS
 from common.results import run_samples, write_json_atomic, write_npy_atomic
-from common.validation import check_input_file, check_range
-from evals.metrics import METRICS, check_budgets, highest_confidence_dense
+from common.validation import check_range
+from evals.entry_flags import add_model_flags, check_model_flags, entry_parser, load_blackbox
+from evals.metrics import MAP_METRICS, METRICS, check_budgets, highest_confidence_dense, mean_over_images
 from evals.presets import MUFIDELITY_PRESETS, PRESETS, get_mufidelity_preset, get_preset
 
 if TYPE_CHECKING:
@@ -68,12 +72,41 @@ def available_methods() -> list[str]:
     return [SMDL] + local + [m for m in baseline_registry() if m not in local]
 
 
-def parse_params(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
-    """``["la.max_iter=5", "smdl.division=grid"]`` -> ``{"la": {"max_iter": 5}, "smdl": {"division": "grid"}}``
-    (values read as YAML scalars)."""
+METHOD_NAMES = LazyChoices(available_methods, REPORT_METHODS, "local_attribution.registry")
+"""``--methods`` values: checked against :data:`common.names.REPORT_METHODS` without importing torch (a method
+registered at run time is accepted once the registries are loaded)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _yaml_loader() -> type:
+    """yaml's SafeLoader that also reads ``1e-3`` and ``1e308`` as floats (YAML 1.1 wants a dot: strings)."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                 re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789."))
+    return Loader
+
+
+def read_value(text: str) -> Any:
+    """One ``--param`` value as YAML: ``5`` int, ``1e-3`` float, ``grid`` str, ``[0, 1]`` list, ``{k: 1}`` dict."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+
+
+def parse_params(items: list[str], methods: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+    """``["la.max_iter=5", "smdl.division=grid"]`` -> ``({"la": {"max_iter": 5}, "smdl": {"division": "grid"}}``,
+    the same with the texts as given) (values read as YAML scalars, ``[a, b]`` lists, ``{k: v}`` mappings).
+
+    Raises:
+        ToolkitError: not ``METHOD.KEY=VALUE``, a method not in ``methods``, or a value that is not YAML.
+    """
     params: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    texts: dict[str, dict[str, str]] = {m: {} for m in methods}
     for item in items:
         key, sep, value = item.partition("=")
         method, dot, name = key.partition(".")
@@ -81,8 +114,106 @@ def parse_params(items: list[str], methods: list[str]) -> dict[str, dict[str, An
             raise ToolkitError(f"--param {item!r}: expected METHOD.KEY=VALUE, e.g. la.max_iter=5")
         if method not in params:
             raise ToolkitError(f"--param {item!r}: {method!r} is not in --methods ({', '.join(methods)})")
-        params[method][name] = yaml.safe_load(value)
-    return params
+        try:
+            params[method][name] = read_value(value)
+        except Exception as exc:  # noqa: BLE001 - yaml's errors have no common base worth naming
+            raise ToolkitError(f"--param {item}: {value!r} is not a YAML value ({exc.__class__.__name__}); "
+                               "write numbers, words, [a, b] or {k: v}") from None
+        texts[method][name] = value
+    return params, texts
+
+
+def _report_spelling(message: str) -> str:
+    """A driver/method error in the report's spelling: ``--grid-size`` -> ``grid_size``, ``--lambda1`` -> ``λ1``,
+    ``--superpixel-algorithm`` -> ``division``."""
+
+    def rename(match: re.Match) -> str:
+        name = match.group(1)
+        if name.startswith("lambda"):
+            return "λ" + name[len("lambda"):]
+        return "division" if name == "superpixel-algorithm" else name.replace("-", "_")
+
+    return re.sub(r"--([a-z][\w-]*)", rename, message)
+
+
+def param_error(method: str, texts: Mapping[str, str], message: str, key: str | None = None) -> ToolkitError:
+    """``message`` (which names a CLI flag: ``--grid-size -1: must be >= 1``) as one line naming the ``--param``
+    it is about: ``--param smdl.grid_size=-1: must be >= 1``. ``key`` = the parameter, when known; else found in
+    the message (its flag, λ for ``lambdas``, a selector option for ``selector_options``, or its name)."""
+    text = _report_spelling(message.removeprefix(f"{method}: "))
+    if key is None:
+        first = re.match(r"[\w.λ]+", text)
+        refused = re.search(r"does not take (\w+)", text)  # a division or selector refusing an option
+        word = refused.group(1) if refused else (first.group(0) if first else "")
+        if word in texts:
+            key = word
+        elif word.startswith("λ") and "lambdas" in texts:
+            key = "lambdas"
+        elif word and re.search(rf"\b{re.escape(word)}\b", texts.get("selector_options", "")):
+            key = "selector_options"
+        elif first and first.group(0) in texts:
+            key = first.group(0)
+        else:
+            key = next((k for k in texts if re.search(rf"\b{re.escape(k)}\b", text)), None)
+    if key is None:
+        return ToolkitError(f"--param {method}: {text}")
+    text = re.sub(rf"^{re.escape(key)} [^:]*: ", "", text)  # the flag and value, said once in front
+    return ToolkitError(f"--param {method}.{key}={texts[key]}: {text}")
+
+
+def validate_method_params(params: Mapping[str, Mapping[str, Any]], texts: Mapping[str, Mapping[str, str]]) -> None:
+    """Every ``--param`` checked as its family's CLI checks its flags, before torch and the model load: ``smdl.*``
+    by :func:`submodular_attribution.driver_checks.validate_smdl_params` (division options and region count at
+    224 px, selector and its options, the objective's λ), the others against their torch-free
+    :class:`common.method_contract.MethodSpec` (names, types, ranges, cross-parameter rules).
+
+    Raises:
+        ToolkitError: one line naming ``--param METHOD.KEY=VALUE`` and what is allowed.
+    """
+    from common.attribution_maps import method_spec
+    from common.method_contract import MethodError
+
+    for method, values in params.items():
+        given = texts[method]
+        if method == SMDL:
+            _check_smdl_shapes(values, given)
+            from submodular_attribution.driver_checks import validate_smdl_params
+
+            try:
+                validate_smdl_params(dict(values))
+            except ToolkitError as exc:
+                raise param_error(method, given, str(exc)) from None
+            continue
+        try:
+            spec = method_spec(method)
+        except MethodError:
+            continue  # registered at run time without a spec: its constructor validates
+        known = [p.name for p in spec.params if p.kind != "object"]
+        for key, value in values.items():
+            if key not in known:
+                raise ToolkitError(f"--param {method}.{key}: not a parameter of {method}; its parameters: "
+                                   f"{', '.join(known) or 'none'}")
+            try:
+                spec.validate({key: value})
+            except MethodError as exc:
+                raise param_error(method, given, str(exc), key) from None
+        try:
+            spec.validate(dict(values))
+        except MethodError as exc:
+            raise param_error(method, given, str(exc)) from None
+
+
+def _check_smdl_shapes(values: Mapping[str, Any], texts: Mapping[str, str]) -> None:
+    """``smdl.lambdas`` is 4 numbers and ``smdl.selector_options`` a mapping (what the driver check assumes)."""
+    lambdas = values.get("lambdas")
+    if lambdas is not None and not (isinstance(lambdas, list) and len(lambdas) == 4 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in lambdas)):
+        raise ToolkitError(f"--param smdl.lambdas={texts['lambdas']}: needs 4 numbers [λ1, λ2, λ3, λ4], e.g. "
+                           "[0, 0.05, 1, 1]")
+    options = values.get("selector_options")
+    if options is not None and not isinstance(options, dict):
+        raise ToolkitError(f"--param smdl.selector_options={texts['selector_options']}: needs a mapping "
+                           "{name: value}, e.g. {lazy_batch: 4}")
 
 
 def compute_map(method: str, params: dict[str, Any], blackbox: Any, image: np.ndarray, target: int,
@@ -109,9 +240,11 @@ def scored_presets(presets: list[str], budgets: list[float]) -> list[str]:
 
 
 def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, presets: list[str],
-              mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float]) -> dict[str, Any]:
-    """Every metric of one map: AUCs and curves per preset, MuFidelity, highest confidence (on the
-    ``smdl_baseline`` insertion curve, computed for it when not among ``presets``)."""
+              mufidelity_preset: str | None, seed: int, batch_size: int, budgets: list[float],
+              map_metrics: Sequence[str] = ()) -> dict[str, Any]:
+    """Every metric of one map (``image`` ``(1, 3, S, S)``, ``map_`` ``(S, S)`` or ``(3, S, S)``): AUCs and curves
+    per preset, MuFidelity, highest confidence (on the ``smdl_baseline`` insertion curve, computed for it when not
+    among ``presets``) and each of ``map_metrics`` (names of :data:`evals.metrics.MAP_METRICS`)."""
     import torch
 
     from evals.causal import insertion_deletion
@@ -134,6 +267,9 @@ def score_map(blackbox: Any, image: torch.Tensor, map_: np.ndarray, label: int, 
         res = mufidelity(blackbox, image, flat, [label], mufidelity_preset,
                          generator=torch.Generator().manual_seed(seed), batch_size=batch_size)
         out["mufidelity"] = float(res.scores[0])
+    for name in map_metrics:
+        out[name] = float(MAP_METRICS[name].load()(blackbox, image, dense(map_), label, seed=seed,
+                                                   batch_size=batch_size))
     return out
 
 
@@ -150,20 +286,20 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
     """Validate the flags, compute (or reuse) every map and metric, write the table and figures.
 
     ``blackbox`` replaces ``--model`` (tests pass a toy model)."""
-    for flag, low in (("batch_size", 1), ("eval_batch_size", 1), ("max_frames", 2)):
+    check_model_flags(args)
+    for flag, low in (("eval_batch_size", 1), ("max_frames", 2)):
         check_range("--" + flag.replace("_", "-"), getattr(args, flag), low)
     check_budgets(args.budgets)
-    check_input_file("--weights", args.weights)
-    methods = args.methods or available_methods()
-    known = available_methods()
-    unknown = [m for m in methods if m not in known]
+    chosen = args.methods or METHOD_NAMES.names()
+    unknown = [m for m in chosen if m not in METHOD_NAMES]
     if unknown:
-        raise ToolkitError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+        raise ToolkitError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHOD_NAMES.names())}")
     for name in args.presets:
         get_preset(name)
     if args.mufidelity:
         get_mufidelity_preset(args.mufidelity)
-    params = parse_params(args.param, methods)
+    params, texts = parse_params(args.param, chosen)
+    validate_method_params(params, texts)
     samples = parse_eval_list(args.eval_list, args.Datasets)
     if args.photos:
         by_stem = {s.stem: s for s in samples}
@@ -174,10 +310,9 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
         samples = [by_stem[p] for p in args.photos]
     if not samples:
         raise ToolkitError(f"--eval-list {args.eval_list}: no samples")
+    methods = args.methods or available_methods()  # every method, in the registries' order (imports torch)
     if blackbox is None:
-        from models import load_model
-
-        blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+        blackbox = load_blackbox(args)
     out = Path(args.out)
     photos: dict[str, tuple[np.ndarray, int]] = {}
 
@@ -189,7 +324,8 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
         return photos[sample.stem]
 
     metric_settings = {"presets": args.presets, "mufidelity": args.mufidelity, "seed": args.seed,
-                       "budgets": args.budgets, "model": args.model, "weights": args.weights}
+                       "budgets": args.budgets, "model": args.model, "weights": args.weights,
+                       **({"scores": args.scores} if args.scores else {})}  # (absent: caches of before stay valid)
     failed = 0
     for method in methods:
         map_settings = {"method": method, "params": params[method], "seed": args.seed, "model": args.model,
@@ -211,7 +347,7 @@ def run_report(args: argparse.Namespace, blackbox: Any = None) -> dict[str, Any]
             image, label = photo(sample)
             map_ = np.load(folder / f"{sample.stem}.npy")
             scores = score_map(blackbox, blackbox.to_tensor(image), map_, label, args.presets, args.mufidelity,
-                               args.seed, args.eval_batch_size, args.budgets)
+                               args.seed, args.eval_batch_size, args.budgets, args.scores)
             write_json_atomic(target_dir / f"{sample.stem}.json",
                               {"settings": {**metric_settings, "map": settings}, **scores})
 
@@ -235,16 +371,16 @@ def summarise(out: Path, methods: list[str], samples: list[Sample], args: argpar
         row: dict[str, Any] = {"method": method, "photos": len(metrics)}
         for name in args.presets:
             for game in ("insertion", "deletion"):
-                values = [m[name][game] for m in metrics]
-                row[f"{game}_{name}"] = float(np.mean(values)) if values else float("nan")
+                row[f"{game}_{name}"] = mean_over_images([m[name][game] for m in metrics])
         if args.mufidelity:
-            values = [m["mufidelity"] for m in metrics]
-            row[f"mufidelity_{args.mufidelity}"] = float(np.mean(values)) if values else float("nan")
+            row[f"mufidelity_{args.mufidelity}"] = mean_over_images([m["mufidelity"] for m in metrics])
+        for name in args.scores:
+            row[name] = mean_over_images([m[name] for m in metrics])
         for budget in args.budgets:
-            values = [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None]
-            row[f"highest_confidence@{budget}"] = float(np.mean(values)) if values else float("nan")
-        row["map_seconds"] = float(np.mean([c["seconds"] for c in costs])) if costs else float("nan")
-        row["map_forwards"] = float(np.mean([c["forwards"] for c in costs])) if costs else float("nan")
+            row[f"highest_confidence@{budget}"] = mean_over_images(
+                [hc[0] for m in metrics if (hc := m["highest_confidence"][str(budget)]) is not None])
+        row["map_seconds"] = mean_over_images([c["seconds"] for c in costs])
+        row["map_forwards"] = mean_over_images([c["forwards"] for c in costs])
         rows.append(row)
     return rows
 
@@ -270,6 +406,8 @@ def table_header(args: argparse.Namespace, methods: list[str], params: dict[str,
         c = get_mufidelity_preset(args.mufidelity)
         lines.append(f"- `mufidelity_{c.name}`: grid {c.grid_size}, {c.subset_percent:.0%} of cells removed "
                      f"({c.subset_sampling}), {c.nb_samples} samples, {c.correlation} correlation, baseline {c.baseline}.")
+    for name in args.scores:
+        lines.append(f"- `{name}`: {MAP_METRICS[name].info.description}.")
     if args.budgets:
         lines.append("- `highest_confidence@ρ`: highest label probability on the `smdl_baseline` insertion curve "
                      "revealing at most ρ of the image (spec smdl §5.3, here on every photo, not only misclassified ones).")
@@ -359,31 +497,28 @@ def draw_figures(out: Path, methods: list[str], samples: list[Sample], args: arg
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__.split("\n\n")[0],
-                                     formatter_class=OneDefaultHelpFormatter)
+    parser = entry_parser("evals.report", __doc__)
     parser.add_argument("--eval-list", default="demo", help="eval list file of 'path label' lines, or 'demo'")
     parser.add_argument("--Datasets", default=".", help="folder the eval-list paths are relative to")
     parser.add_argument("--photos", nargs="+", default=None,
                         help="only these samples (result names without extension, e.g. coffee chelsea)")
-    parser.add_argument("--methods", nargs="+", default=None,
+    parser.add_argument("--methods", nargs="+", default=None, type=METHOD_NAMES, metavar="METHOD",
                         help="methods to compare: " + ", ".join(REPORT_METHODS) + " (default: all of them)")
     parser.add_argument("--param", action="append", default=[],
-                        help="method setting METHOD.KEY=VALUE, repeatable (smdl.division, smdl.selector, smdl.<division "
-                             "option>, la.max_iter, ...)")
+                        help="method setting METHOD.KEY=VALUE, repeatable, checked before the model loads as the "
+                             "family's CLI checks its flags (smdl.division, smdl.selector, smdl.<division option>, "
+                             "smdl.lambdas=[0,0.05,1,1], smdl.selector_options={lazy_batch: 4}, la.max_iter, "
+                             "rise.n_masks, ...)")
     parser.add_argument("--presets", nargs="+", default=["rise2018", "smdl_baseline", "xplique", "la"],
                         choices=list(PRESETS), help="insertion/deletion presets (the first one is drawn)")
     parser.add_argument("--mufidelity", default="smdl_clip", choices=list(MUFIDELITY_PRESETS) + [""],
                         help="MuFidelity preset ('' = none)")
+    parser.add_argument("--scores", nargs="+", default=[], choices=list(MAP_METRICS),
+                        help="per-map metrics to add (evals.metrics.MAP_METRICS: one file each)")
     parser.add_argument("--budgets", type=float, nargs="*", default=[0.25],
                         help="highest-confidence area fractions in (0, 1], read on the smdl_baseline insertion curve "
                              "(computed for it when smdl_baseline is not in --presets)")
-    parser.add_argument("--model", default="efficientnet_lite0",
-                        help="black box: a name of models.list_models() (efficientnet_lite0, resnet50, vgg16, ...), "
-                             "clip:<arch> or embed:<model>")
-    parser.add_argument("--weights", default=None,
-                        help="weights file of --model (torchvision nets, CLIP); unset = the model's offline default")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per model forward")
+    add_model_flags(parser)
     parser.add_argument("--eval-batch-size", type=int, default=64,
                         help="perturbed images built at once by the metrics (memory; not the result)")
     parser.add_argument("--seed", type=int, default=0, help="seed of stochastic methods and MuFidelity masks")

@@ -18,20 +18,23 @@ import csv
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from common.cli_style import OneDefaultFormatter
 from common.demo_images import DEMO_PHOTOS, load_demo_photo
 from evals.smdl_curves import areas_from_region_stack, smdl_curves
-from models import load_model
-from scripts.peak_memory import PeakMemory
-from submodular_attribution import Lambdas, SubmodularExplainer
 
-WEIGHTINGS: dict[str, Lambdas] = {
-    "default": Lambdas(0.0, 0.05, 1.0, 1.0),
-    "lima": Lambdas(0.01, 0.0, 20.0, 5.0),
+if TYPE_CHECKING:
+    from scripts.peak_memory import PeakMemory
+
+WEIGHTINGS: dict[str, tuple[float, float, float, float]] = {
+    "default": (0.0, 0.05, 1.0, 1.0),
+    "lima": (0.01, 0.0, 20.0, 5.0),
 }
+"""λ1..λ4 (confidence, effectiveness, consistency, collaboration) of each weighting (``Lambdas(*w)``; plain
+numbers so that ``--help`` and flag errors do not import torch)."""
 DEFAULT_SELECTORS = [
     "greedy",
     "bidirectional:pending_samples=12",
@@ -66,10 +69,13 @@ def spearman(ranking: list[int], reference: list[int]) -> float:
     return float(1.0 - 6.0 * np.sum((rank_a - rank_b) ** 2) / (n * (n * n - 1))) if n > 1 else 1.0
 
 
-def run_one(blackbox, photo: str, lambdas: Lambdas, features: str, spec: str, memory: PeakMemory) -> dict:
-    """Explain one demo photo with one selector; returns the cached record."""
+def run_one(blackbox: Any, photo: str, weights: tuple[float, float, float, float], features: str, spec: str,
+            memory: PeakMemory) -> dict:
+    """Explain one demo photo with one selector (λ1..λ4 = ``weights``); returns the cached record."""
+    from submodular_attribution import Lambdas, SubmodularExplainer
+
     name, options = parse_selector(spec)
-    explainer = SubmodularExplainer(blackbox, "slico", {"region_size": 30}, lambdas, selector=name,
+    explainer = SubmodularExplainer(blackbox, "slico", {"region_size": 30}, Lambdas(*weights), selector=name,
                                     selector_options=options, effectiveness_features=features)
     memory.start()
     start = time.perf_counter()
@@ -107,8 +113,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cache = Path(args.cache_dir)
     records: dict[tuple, dict] = {}
     for weighting in args.weightings:
-        lambdas = WEIGHTINGS[weighting]
-        for features in (args.features if lambdas.effectiveness != 0 else ["-"]):
+        weights = WEIGHTINGS[weighting]
+        for features in (args.features if weights[1] != 0 else ["-"]):  # λ2: the effectiveness term
             for spec in args.selectors:
                 for photo in args.photos:
                     path = cache / weighting / features / spec.replace(":", "_").replace(",", "_") / f"{photo}.json"
@@ -118,9 +124,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         continue
                     else:
                         if blackbox is None:
+                            from models import load_model
+                            from scripts.peak_memory import PeakMemory
+
                             blackbox = load_model("efficientnet_lite0", device=args.device, batch_size=args.batch_size)
                             memory = PeakMemory(blackbox.device)
-                        record = run_one(blackbox, photo, lambdas, "penultimate" if features == "-" else features, spec, memory)
+                        record = run_one(blackbox, photo, weights, "penultimate" if features == "-" else features, spec, memory)
                         path.parent.mkdir(parents=True, exist_ok=True)
                         path.write_text(json.dumps(record))
                         print(f"{weighting} {features} {spec} {photo}: {record['forwards']} forwards, "
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     rows = []
     for weighting in args.weightings:
-        for features in (args.features if WEIGHTINGS[weighting].effectiveness != 0 else ["-"]):
+        for features in (args.features if WEIGHTINGS[weighting][1] != 0 else ["-"]):
             if any((weighting, features, "greedy", p) not in records for p in args.photos):
                 continue  # --cached-greedy-only and no reference yet
             reference = [records[weighting, features, "greedy", p] for p in args.photos]

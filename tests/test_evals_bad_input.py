@@ -204,3 +204,163 @@ def test_animation_of_a_nan_map_names_the_file(tmp_path, monkeypatch, capsys):
         insertion_animation.main(["--map", str(bad), "--image", "demo:coffee", "--out", str(tmp_path / "a.gif")])
     assert exc.value.code == 2
     assert f"error: --map {bad}: 1024 NaN or inf values" in capsys.readouterr().err
+
+
+# evals.report --param: (params, the one error line) -- each checked as the family's CLI checks its flags, before
+# torch is imported (was: smdl.* bypassed the driver's checks and put e.g. a one-region map in the table, exit 0;
+# baseline/local values failed per photo after the model loaded)
+REPORT_PARAM_CASES = {
+    "smdl_grid_size_negative": (["smdl.division=grid", "smdl.grid_size=-1"],
+                                "error: --param smdl.grid_size=-1: must be >= 1"),
+    "smdl_grid_size_too_many_regions": (["smdl.division=grid", "smdl.grid_size=40"],
+                                        "error: --param smdl.grid_size=40: ~1600 regions at 224x224, more than max_regions"),
+    "smdl_region_size_too_large": (["smdl.region_size=1e9"],
+                                   "error: --param smdl.region_size=1e9: must be between 1 and 112"),
+    "smdl_lambda_overflow": (["smdl.lambdas=[1e308, 0, 1, 1]"],
+                             "error: --param smdl.lambdas=[1e308, 0, 1, 1]: λ1 1e+308: F = Σ λ·term can reach 1e+308, "
+                             "beyond float32"),
+    "smdl_lambdas_all_zero": (["smdl.lambdas=[0, 0, 0, 0]"], "error: --param smdl.lambdas=[0, 0, 0, 0]: λ1..4 are all 0"),
+    "smdl_lambdas_not_four_numbers": (["smdl.lambdas=[1, 2]"],
+                                      "error: --param smdl.lambdas=[1, 2]: needs 4 numbers [λ1, λ2, λ3, λ4]"),
+    "smdl_option_of_another_division": (["smdl.grid_size=4"],
+                                        "error: --param smdl.grid_size=4: division slico does not take grid_size; it "
+                                        "takes region_size"),
+    "smdl_unknown_selector": (["smdl.selector=bogus"],
+                              "error: --param smdl.selector=bogus: unknown selector; choose one of bidirectional"),
+    "smdl_selector_option_range": (["smdl.selector=lazy", "smdl.selector_options={lazy_batch: 0}"],
+                                   "error: --param smdl.selector_options={lazy_batch: 0}: lazy_batch 0: must be >= 1"),
+    "smdl_selector_option_unknown": (["smdl.selector=lazy", "smdl.selector_options={window: 3}"],
+                                     "error: --param smdl.selector_options={window: 3}: selector lazy does not take window"),
+    "rise_n_masks_0": (["rise.n_masks=0"], "error: --param rise.n_masks=0: rise needs an integer >= 1"),
+    "rise_p_keep_2": (["rise.p_keep=2"], "error: --param rise.p_keep=2: rise needs a finite number in (0, 1]"),
+    "rise_p_keep_nan": (["rise.p_keep=nan"], "error: --param rise.p_keep=nan: rise needs a finite number in (0, 1]"),
+    "rise_unknown_parameter": (["rise.bogus=1"], "error: --param rise.bogus: not a parameter of rise; its parameters: "
+                                                 "n_masks, grid_size, p_keep"),
+    "hsic_grid_size_0": (["hsic.grid_size=0"], "error: --param hsic.grid_size=0: hsic needs an integer >= 1"),
+    "la_rule_clip": (["la.clip_min=2"], "error: --param la.clip_min=2: clip_min must be below clip_max"),
+    "la_max_iter_0": (["la.max_iter=0"], "error: --param la.max_iter=0: la needs an integer >= 1"),
+    "not_yaml": (["la.max_iter=[1"], "error: --param la.max_iter=[1: '[1' is not a YAML value"),
+}
+
+
+@pytest.fixture(scope="module")
+def report_param_probe() -> dict[str, dict]:
+    """Every case of :data:`REPORT_PARAM_CASES` run as ``python -m evals.report`` in one subprocess where importing
+    torch raises (``tests.entry_probe``)."""
+    cases = {}
+    for name, (params, _) in REPORT_PARAM_CASES.items():
+        methods = sorted({p.split(".")[0] for p in params})
+        cases[name] = ["--methods", *methods, *(a for p in params for a in ("--param", p)), "--save-dir", "/tmp/x"]
+    proc = subprocess.run([sys.executable, "-m", "tests.entry_probe",
+                           json.dumps([["evals.report", args] for args in cases.values()])],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return dict(zip(cases, results))
+
+
+@pytest.mark.parametrize("case", list(REPORT_PARAM_CASES))
+def test_report_param_is_checked_like_the_cli_before_torch(case, report_param_probe):
+    result = report_param_probe[case]
+    assert result["torch"] is None, f"imports {result['torch']} before refusing: {result['error']}"
+    assert result["code"] == 2 and result["error"] is None, result
+    lines = [line for line in result["stderr"].splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(REPORT_PARAM_CASES[case][1]), result["stderr"]
+
+
+def test_report_param_values_that_pass_the_checks():
+    """Values in range pass; ``1e-3`` is a number (plain YAML reads it as a string), lists and mappings parse."""
+    params, texts = report.parse_params(
+        ["rise.p_keep=1e-3", "rise.n_masks=8", "la.max_iter=2", "smdl.division=grid", "smdl.grid_size=4",
+         "smdl.lambdas=[0, 0.05, 1, 1]", "smdl.selector=lazy", "smdl.selector_options={lazy_batch: 2}"],
+        ["rise", "la", "smdl"])
+    assert params["rise"] == {"p_keep": 0.001, "n_masks": 8} and texts["rise"]["p_keep"] == "1e-3"
+    assert params["smdl"]["lambdas"] == [0, 0.05, 1, 1] and params["smdl"]["selector_options"] == {"lazy_batch": 2}
+    report.validate_method_params(params, texts)  # no error
+
+
+def test_report_smdl_lambdas_and_selector_options_reach_the_explainer(tmp_path):
+    """``smdl.lambdas`` and ``smdl.selector_options`` (checked by the driver's checks) are used: the report's map is
+    the explainer's with those settings (was: passed to the division as options, an error per photo)."""
+    from common.images import load_image
+    from submodular_attribution import Lambdas, SubmodularExplainer
+
+    box = toy_box()
+    eval_list = toy_eval_list(tmp_path)
+    args = report.build_parser().parse_args([
+        "--methods", "smdl", "--param", "smdl.division=grid", "--param", "smdl.grid_size=3",
+        "--param", "smdl.lambdas=[0.5, 0, 1, 2]", "--param", "smdl.selector=lazy",
+        "--param", "smdl.selector_options={lazy_batch: 2}", "--presets", "xplique", "--mufidelity", "",
+        "--budgets", "--photos", "coffee", "--no-progress", "--eval-list", eval_list, "--Datasets", str(tmp_path),
+        "--save-dir", str(tmp_path / "rep")])
+    report.run_report(args, blackbox=box)
+    explainer = SubmodularExplainer(box, "grid", {"grid_size": 3}, Lambdas(0.5, 0, 1, 2), selector="lazy",
+                                    selector_options={"lazy_batch": 2})
+    expected = explainer.explain(box.resize(load_image(tmp_path / "coffee.png")), 1).saliency_map()
+    np.testing.assert_array_equal(np.load(tmp_path / "rep" / "maps" / "smdl" / "coffee.npy"), expected)
+
+
+# visualization.insertion_animation: (flags after --map GOOD, the one error line); all before torch is imported
+# (was: torch and the model loaded first; the --image error named no flag; no --weights)
+ANIMATION_CASES = {
+    "image_missing": (["--image", "/no/such/i.png"], "error: --image /no/such/i.png: file not found"),
+    "image_unknown_demo": (["--image", "demo:bogus"], "error: --image demo:bogus: unknown demo photo 'bogus'"),
+    "weights_missing": (["--image", "demo:coffee", "--weights", "/no/w.pth"], "error: --weights /no/w.pth: file not found"),
+    "fps_0": (["--image", "demo:coffee", "--fps", "0"], "error: --fps 0: must be >= 1"),
+    "max_frames_1": (["--image", "demo:coffee", "--max-frames", "1"], "error: --max-frames 1: must be >= 2"),
+    "map_nan": (["--image", "demo:coffee"], "error: --map NAN: 1024 NaN or inf values"),
+    "map_unreadable": (["--image", "demo:coffee"], "error: --map BAD: not a readable .npy map"),
+}
+
+
+@pytest.fixture(scope="module")
+def animation_probe(tmp_path_factory) -> tuple[dict[str, dict], dict[str, str]]:
+    folder = tmp_path_factory.mktemp("animation")
+    files = {"GOOD": folder / "good.npy", "NAN": folder / "nan.npy", "BAD": folder / "bad.npy"}
+    np.save(files["GOOD"], np.zeros((32, 32), np.float32))
+    np.save(files["NAN"], np.full((32, 32), np.nan, np.float32))
+    files["BAD"].write_bytes(b"not numpy")
+    cases = []
+    for name, (flags, _) in ANIMATION_CASES.items():
+        map_file = files["NAN" if name == "map_nan" else "BAD" if name == "map_unreadable" else "GOOD"]
+        cases.append(["visualization.insertion_animation", ["--map", str(map_file), *flags, "--out", str(folder / "a.gif")]])
+    proc = subprocess.run([sys.executable, "-m", "tests.entry_probe", json.dumps(cases)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return dict(zip(ANIMATION_CASES, results)), {k: str(v) for k, v in files.items()}
+
+
+@pytest.mark.parametrize("case", list(ANIMATION_CASES))
+def test_animation_bad_input_is_refused_before_torch(case, animation_probe):
+    results, files = animation_probe
+    result = results[case]
+    expected = ANIMATION_CASES[case][1]
+    for key, path in files.items():
+        expected = expected.replace(f"--map {key}:", f"--map {path}:")
+    assert result["torch"] is None, f"imports {result['torch']} before refusing: {result['error']}"
+    assert result["code"] == 2 and result["error"] is None, result
+    lines = [line for line in result["stderr"].splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(expected), result["stderr"]
+
+
+def test_animation_weights_reach_the_model_loader(tmp_path, monkeypatch):
+    """``--weights`` (new here) goes to the model loader, as in the report and the folder eval."""
+    import models
+
+    calls = []
+
+    def fake_load_model(*args, **kwargs):
+        calls.append(kwargs)
+        return toy_box()
+
+    monkeypatch.setattr(models, "load_model", fake_load_model)
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"x")
+    np.save(tmp_path / "m.npy", np.random.default_rng(0).random((32, 32)).astype(np.float32))
+    from visualization import insertion_animation
+
+    out = insertion_animation.main(["--map", str(tmp_path / "m.npy"), "--image", "demo:coffee", "--weights",
+                                    str(weights), "--max-frames", "3", "--out", str(tmp_path / "a.gif")])
+    assert calls[0]["weights"] == str(weights) and out.stat().st_size > 0

@@ -70,8 +70,9 @@ def test_report_end_to_end_and_resume(tmp_path):
 
 def test_report_bad_flags_fail_before_the_model(tmp_path):
     parse = report.build_parser().parse_args
-    with pytest.raises(ToolkitError, match="--methods"):
-        report.run_report(parse(["--methods", "nope", "--out", str(tmp_path)]))
+    with pytest.raises(SystemExit) as exc:  # refused by the flag's own check (a usage error)
+        parse(["--methods", "nope", "--out", str(tmp_path)])
+    assert exc.value.code == 2
     with pytest.raises(ToolkitError, match="--param"):
         report.run_report(parse(["--methods", "sm", "--param", "la.max_iter=2", "--out", str(tmp_path)]))
     with pytest.raises(ToolkitError, match="--photos"):
@@ -215,3 +216,71 @@ def test_eval_maps_folder_matches_reference(tmp_path, monkeypatch):
     full = summary["highest_confidence"][1]
     assert full["samples"] == 2
     assert full["highest_confidence_mean"] == pytest.approx(np.mean(best), abs=1e-5)
+
+
+def test_a_new_preset_is_one_entry_in_presets(tmp_path, monkeypatch):
+    """The README's "to add a metric": one ``CausalPreset`` entry in ``evals.presets.PRESETS`` and the report
+    takes it as ``--presets``, scores it with the engine and marks its columns ↑/↓ (``METRICS`` is rebuilt here as
+    importing the module would)."""
+    import dataclasses
+
+    import torch
+
+    from common.images import load_image
+    from evals import metrics, presets
+    from evals.causal import insertion_deletion
+
+    new = dataclasses.replace(presets.PRESETS["xplique"], name="xplique5", n_steps=5, reference="a test preset")
+    monkeypatch.setitem(presets.PRESETS, "xplique5", new)
+    monkeypatch.setattr(report, "METRICS", metrics._build_registry())
+    box = toy_box()
+    out = tmp_path / "rep"
+    args = report.build_parser().parse_args([
+        "--methods", "sm", "--presets", "xplique5", "--mufidelity", "", "--budgets", "--photos", "coffee",
+        "--no-progress", "--eval-list", toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--save-dir", str(out)])
+    row = report.run_report(args, blackbox=box)["rows"][0]
+    image = box.to_tensor(box.resize(load_image(tmp_path / "coffee.png")))
+    saliency = torch.from_numpy(report.dense(np.load(out / "maps" / "sm" / "coffee.npy")))[None]
+    expected = insertion_deletion(box, image, saliency, presets.get_preset("xplique", n_steps=5), targets=[1])
+    assert expected.x.shape == (6,)
+    assert row["insertion_xplique5"] == pytest.approx(expected.insertion_auc, abs=1e-12)
+    assert row["deletion_xplique5"] == pytest.approx(expected.deletion_auc, abs=1e-12)
+    markdown = (out / "report.md").read_text()
+    assert "insertion_xplique5 ↑" in markdown and "deletion_xplique5 ↓" in markdown and "5 steps" in markdown
+
+
+def pairwise_gini(values: np.ndarray) -> float:
+    """The Gini index from its definition: mean absolute difference over all ordered pairs / (2 · mean)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    return float(np.abs(x[:, None] - x[None, :]).mean() / (2 * x.mean())) if x.sum() else 0.0
+
+
+def test_sparseness_is_the_gini_index_of_the_absolute_map():
+    from evals.sparseness import gini, sparseness
+
+    rng = np.random.default_rng(3)
+    for shape in ((7, 5), (16, 16)):
+        values = rng.normal(size=shape)
+        assert sparseness(None, None, values, 0) == pytest.approx(pairwise_gini(np.abs(values)), rel=1e-12)
+    assert gini(np.ones((4, 4))) == 0.0 and gini(np.zeros((4, 4))) == 0.0
+    one_hot = np.zeros(10)
+    one_hot[3] = 2.5
+    assert gini(one_hot) == pytest.approx(0.9)  # (n - 1) / n
+
+
+def test_report_scores_adds_a_registered_map_metric(tmp_path):
+    """``--scores sparseness``: a per-map metric of ``evals.metrics.MAP_METRICS`` (one file + one entry) gets its
+    column (mean over photos of each cached map's Gini index), its ↑ and its line in the header."""
+    from evals.metrics import MAP_METRICS, METRICS
+
+    assert set(MAP_METRICS) <= set(METRICS) and all(callable(m.load()) for m in MAP_METRICS.values())
+    out = tmp_path / "rep"
+    args = report.build_parser().parse_args([
+        "--methods", "smdl", "--param", "smdl.division=grid", "--param", "smdl.grid_size=3", "--presets", "xplique",
+        "--mufidelity", "", "--budgets", "--scores", "sparseness", "--no-progress", "--eval-list",
+        toy_eval_list(tmp_path), "--Datasets", str(tmp_path), "--save-dir", str(out)])
+    row = report.run_report(args, blackbox=toy_box())["rows"][0]
+    expected = np.mean([pairwise_gini(np.load(out / "maps" / "smdl" / f"{p}.npy")) for p in ("coffee", "chelsea")])
+    assert 0.0 < row["sparseness"] < 1.0 and row["sparseness"] == pytest.approx(expected, rel=1e-9)
+    markdown = (out / "report.md").read_text()
+    assert "sparseness ↑" in markdown and "- `sparseness`: Gini index" in markdown

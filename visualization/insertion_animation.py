@@ -11,38 +11,51 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from common.cli_style import OneDefaultFormatter
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.figures import animate_insertion, frame_indices  # noqa: F401  (frame_indices re-exported)
+from common.validation import check_range
+from evals.entry_flags import add_model_flags, check_model_flags, entry_parser, load_blackbox
+from evals.presets import PRESETS, get_preset
 
 
 def run(args: argparse.Namespace) -> Path:
-    import torch
-
+    """Check the flags, the map file and the photo (before torch is imported), then play the insertion game and
+    write the animation; returns its path."""
     from common.eval_list import load_image_ref
-    from evals.causal import get_preset, insertion_deletion, insertion_images
-    from evals.metrics import load_dense_map
-    from models import load_model
+    from evals.metrics import load_checked_map
 
     path = Path(args.map)
     if not path.is_file():
         raise ToolkitError(f"--map {path}: file not found (an H x W map, a (3, H, W) map or an SMDL rank map .npy)")
-    saliency, _ = load_dense_map(path)
-    if not np.isfinite(saliency).all():
-        raise ToolkitError(f"--map {path}: {int((~np.isfinite(saliency)).sum())} NaN or inf values; regenerate the map")
-    get_preset(args.preset)
-    blackbox = load_model(args.model, device=args.device, batch_size=args.batch_size)
-    image = blackbox.resize(load_image_ref(args.image))
+    try:
+        saliency, _ = load_checked_map(path)
+    except ToolkitError as exc:
+        raise ToolkitError(f"--map {exc}") from None
+    preset = get_preset(args.preset)
+    check_model_flags(args)
+    check_range("--fps", args.fps, 1)
+    check_range("--max-frames", args.max_frames, 2)
+    if not args.image.startswith("demo:") and not Path(args.image).is_file():
+        raise ToolkitError(f"--image {args.image}: file not found (a photo file or demo:<name>)")
+    try:
+        photo = load_image_ref(args.image)
+    except ToolkitError as exc:
+        raise ToolkitError(f"--image {args.image}: {str(exc).removeprefix(args.image + ': ')}") from None
+
+    import torch
+
+    from evals.causal import insertion_deletion, insertion_images
+
+    blackbox = load_blackbox(args)
+    image = blackbox.resize(photo)
     if saliency.shape != image.shape[:2]:
         raise ToolkitError(f"--map {path}: shape {saliency.shape} differs from the model input {image.shape[:2]}")
     targets = None if args.target is None else [args.target]
-    if targets is None and get_preset(args.preset).target == "label":
+    if targets is None and preset.target == "label":
         targets = [int(blackbox.predict(blackbox.to_tensor(image)).argmax())]
-    res = insertion_deletion(blackbox, blackbox.to_tensor(image), torch.from_numpy(saliency)[None], args.preset,
+    res = insertion_deletion(blackbox, blackbox.to_tensor(image), torch.from_numpy(saliency)[None], preset,
                              targets=targets, batch_size=args.batch_size)
-    out = animate_insertion(lambda f: insertion_images(image, saliency, f, args.preset, blackbox), res.x,
+    out = animate_insertion(lambda f: insertion_images(image, saliency, f, preset, blackbox), res.x,
                             res.insertion_curves[0], args.out, preset=args.preset,
                             title=f"{path.stem}: insertion ({args.preset}), AUC {res.insertion_auc:.3f}",
                             fps=args.fps, max_frames=args.max_frames)
@@ -51,17 +64,13 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m visualization.insertion_animation",
-                                     description=__doc__.split("\n\n")[0],
-                                     formatter_class=OneDefaultFormatter)
+    parser = entry_parser("visualization.insertion_animation", __doc__)
     parser.add_argument("--map", required=True, help="saliency .npy: (H, W) or (3, H, W) float, or an SMDL int rank map")
     parser.add_argument("--image", required=True, help="the photo: a file path or demo:<name>")
     parser.add_argument("--out", default="insertion.gif", help=".gif, or .mp4 when ffmpeg is installed")
-    parser.add_argument("--preset", default="smdl_baseline", help="insertion preset (evals.causal.PRESETS)")
+    parser.add_argument("--preset", default="smdl_baseline", choices=list(PRESETS), help="insertion preset")
     parser.add_argument("--target", type=int, default=None, help="class to score (default: the model's top-1)")
-    parser.add_argument("--model", default="efficientnet_lite0", help="black-box classifier")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per model forward")
+    add_model_flags(parser)
     parser.add_argument("--fps", type=int, default=8, help="frames per second")
     parser.add_argument("--max-frames", type=int, default=40, help="at most this many frames")
     return parser
