@@ -1,12 +1,12 @@
 """Attribution maps for every image of ``data/`` with one method (the original ``generate_attributions.py``).
 
     python -m local_attribution.generate_pt --eval-list demo
-    python -m local_attribution.generate_attributions --model efficientnet_lite0 --attr_method la \\
-        --spatial_range 20 --max_iter 20 --sampling_times 20 --prefix attributions
+    python -m local_attribution.generate_attributions --model efficientnet_lite0 --method la \\
+        --spatial-range 20 --max-iter 20 --sampling-times 20 --save-dir attributions
 
 Reads ``<data>/img_batch.pt`` ``(N, 3, H, W)`` in [0, 1] and ``<data>/label_batch.pt`` ``(N,)`` and writes
-``{prefix}/{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}_attributions.npy`` for LA, or
-``{prefix}/{model}_{method}_attributions.npy`` for the other methods: float32 ``(N, 3, H, W)``, the raw signed
+``{save-dir}/{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}_attributions.npy`` for LA, or
+``{save-dir}/{model}_{method}_attributions.npy`` for the other methods: float32 ``(N, 3, H, W)``, the raw signed
 per-element maps (no channel reduction, no normalisation).
 
 * Target: the label, or the model's prediction where the label is -1 (``--target prediction`` explains the
@@ -21,6 +21,10 @@ per-element maps (no channel reduction, no normalisation).
 * Expected Gradients draws its references from the images of ``--data`` outside the current batch. The
   original drew from all images, the explained one included: an image that draws itself gets an all-zero
   map (x - x = 0), which happens with probability 1/N per image (1 in 7 on the demo set).
+* Workers sharing ``--save-dir`` claim batches; a run waits for the batches other live workers hold (a dead
+  worker's are taken over at once) and never exits 0 with a batch missing.
+* Flags: the original's ``--attr_method`` and ``--prefix`` still work (hidden aliases of ``--method`` and
+  ``--save-dir``), as do the underscore spellings of every flag.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.cli_style import LazyChoices, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.sharding import add_scale_arguments, resolve_shard
 from common.validation import check_input_file, check_writable_dir
@@ -53,7 +57,7 @@ from local_attribution.files import (  # noqa: F401  (re-exported: the original 
     run_key,
 )
 from local_attribution.packed import PackedBatch, load_packed  # noqa: F401
-from local_attribution.specs import SPECS
+from local_attribution.specs import SPECS, add_la_file_arguments
 
 if TYPE_CHECKING:
     import torch
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> Path:
         if value is not None and value < 1:
             raise ToolkitError(f"--{flag.replace('_', '-')} {value}: must be >= 1")
     check_input_file("--weights", args.weights)
-    check_writable_dir("--prefix", args.prefix)
+    check_writable_dir("--save-dir", args.prefix)
     if args.model not in LazyChoices(_model_names):
         raise ToolkitError(f"--model {args.model}: unknown; choose one of {', '.join(_model_names())}")
     from common.claims import ClaimBoard
@@ -157,14 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
                         help="network to explain (a models registry name; torchvision ones need --weights FILE)")
-    parser.add_argument("--attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
+    parser.add_argument("--method", dest="attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
                         help=f"attribution method: {', '.join(SPECS)}")
-    parser.add_argument("--spatial_range", type=int, default=20,
-                        help="LA only: s, neighbourhood divisor (eps = x / s per element)")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA only: K, steps per exploration path")
-    parser.add_argument("--sampling_times", type=int, default=20,
-                        help="LA only: T, T-1 targeted paths + 1 untargeted path")
-    parser.add_argument("--prefix", default="attributions", help="output folder for the .npy maps")
+    add_la_file_arguments(parser, "LA only")
+    parser.add_argument("--save-dir", dest="prefix", metavar="DIR", default="attributions",
+                        help="output folder for the .npy maps")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt and label_batch.pt (from generate_pt)")
     parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="class to explain: the label (prediction where it is -1), or always the prediction")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_scale_arguments(parser)
-    return normalise_flags(parser)
+    return add_aliases(normalise_flags(parser), {"--method": ["--attr-method"], "--save-dir": ["--prefix"]})
 
 
 def main(argv: list[str] | None = None) -> Path:

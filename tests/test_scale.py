@@ -229,7 +229,7 @@ def test_eval_la_unknown_method(capsys):
     with pytest.raises(SystemExit) as info:
         eval_la_main(["--attr_method", "bogus"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "--attr-method bogus" in err and "choose one of la, agi" in err and "generate_attributions" not in err
+    assert info.value.code == 2 and "--method: unknown 'bogus'" in err and "choose one of la, agi" in err and "generate_attributions" not in err
 
 
 def test_eval_that_skips_a_file_exits_non_zero(toy_set, capsys):
@@ -601,7 +601,7 @@ def test_underscore_spellings_are_aliases_and_help_shows_hyphens(toy_set, capsys
     parser = ga_parser()
     assert parser.parse_args(["--attr_method", "ig"]).attr_method == parser.parse_args(["--attr-method", "ig"]).attr_method
     text = parser.format_help()
-    assert "--attr-method" in text and "--attr_method" not in text and "--spatial-range" in text
+    assert "--method" in text and "--attr_method" not in text and "--spatial-range" in text
     help_text = auc_parser().format_help()
     assert "required arguments:\n  --explanation-dir" in help_text
 
