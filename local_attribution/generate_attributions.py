@@ -22,7 +22,8 @@ per-element maps (no channel reduction, no normalisation).
   original drew from all images, the explained one included: an image that draws itself gets an all-zero
   map (x - x = 0), which happens with probability 1/N per image (1 in 7 on the demo set).
 * Workers sharing ``--save-dir`` claim batches; a run waits for the batches other live workers hold (a dead
-  worker's are taken over at once) and never exits 0 with a batch missing.
+  worker's are taken over at once) and never exits 0 with a batch missing (``--no-wait``: exit 2 naming the
+  images other workers still compute).
 * Flags: the original's ``--attr_method`` and ``--prefix`` still work (hidden aliases of ``--method`` and
   ``--save-dir``), as do the underscore spellings of every flag.
 """
@@ -131,12 +132,11 @@ def run(args: argparse.Namespace) -> Path:
           f"device {device} -> {output}" + (f", shard {shard}" if shard.count > 1 else ""))
     with ClaimBoard(partial_dir(output), heartbeat_seconds=args.heartbeat_seconds,
                     stale_seconds=args.stale_seconds) as claims:
-        written = compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
-                                       device=device, meta=meta, progress=not args.no_progress,
-                                       batch_kwargs=method_batch_kwargs(method, data, device), claims=claims,
-                                       shard=shard, internal_batch_size=internal)
-    if written is not None:
-        print(f"wrote {output}")
+        compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
+                             device=device, meta=meta, progress=not args.no_progress,
+                             batch_kwargs=method_batch_kwargs(method, data, device), claims=claims, shard=shard,
+                             internal_batch_size=internal, wait_for_others=not args.no_wait)
+    print(f"wrote {output}")
     return output
 
 
@@ -181,7 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", choices=("label", "prediction"), default="label",
                         help="class to explain: the label (prediction where it is -1), or always the prediction")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_scale_arguments(parser)
+    scale = add_scale_arguments(parser)
+    scale.add_argument("--no-wait", action="store_true",
+                       help="do not wait for the batches other live workers hold: exit 2 naming the missing images "
+                            "(the worker that writes the last batch writes the output)")
     return add_aliases(normalise_flags(parser), {"--method": ["--attr-method"], "--save-dir": ["--prefix"]})
 
 

@@ -17,6 +17,7 @@ from common.errors import ToolkitError
 from submodular_attribution.cli import main
 from submodular_attribution.smdl_explanation_imagenet_superpixel import PRESET
 from tests import toy_models
+from tests.toy_photos import write_toy_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,17 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def toy_set(tmp_path, monkeypatch):
     """6 small random photos, an eval list, and the toy models registered."""
-    from PIL import Image
-
     toy_models.register(monkeypatch)
-    gen = np.random.default_rng(0)
-    images = tmp_path / "images"
-    images.mkdir()
-    lines = []
-    for i in range(6):
-        Image.fromarray(gen.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(images / f"img{i}.png")
-        lines.append(f"img{i}.png {i % 3}")
-    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    write_toy_photos(tmp_path, 6, seed=0, classes=3)
     return tmp_path
 
 
@@ -637,12 +629,14 @@ def test_progress_counts_finished_samples_only(tmp_path, capsys, monkeypatch):
 
 
 def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):
-    """generate_attributions: a batch claimed by another live worker is left to it; its finish assembles."""
+    """generate_attributions: a batch claimed by another live worker is left to it when not waiting (an error
+    naming the images, never a silent exit 0); that worker's finish assembles. (Waiting: test_la_claims_wait.py.)"""
     import torch
 
     from common.claims import ClaimBoard
     from local_attribution import generate_attributions as ga
     from local_attribution import get_method
+    from local_attribution.files import batch_name
     from local_attribution.generate_pt import PackedBatch
     from tests.conftest import toy_classifier
 
@@ -654,8 +648,10 @@ def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):
     output = tmp_path / "shared.npy"
     work = ga.partial_dir(output)
     with ClaimBoard(work, 0.1, 5.0) as worker_a, ClaimBoard(work, 0.1, 5.0) as worker_b:
-        assert worker_a.claim("2-4")  # A is busy with images 2..3
-        assert ga.compute_attributions(method, model, data, data.labels, output, claims=worker_b, **kwargs) is None
+        assert worker_a.claim(batch_name((2, 4)))  # A is busy with images 2..3
+        with pytest.raises(ToolkitError, match=r"images 2\.\.3 are not computed; 1 batches are held by live workers"):
+            ga.compute_attributions(method, model, data, data.labels, output, claims=worker_b, wait_for_others=False,
+                                    **kwargs)
         assert not output.exists() and len(ga.finished_chunks(work, 5, (3, 16, 16))) == 2
         assert ga.compute_attributions(method, model, data, data.labels, output, claims=worker_a, **kwargs) == output
     assert np.array_equal(np.load(output), np.load(reference)) and not work.exists()
