@@ -68,16 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     folder = parser.add_argument_group("images from a folder")
-    folder.add_argument("--img_path", default="visualized_imgs",
+    folder.add_argument("--img_path", default="visualized_imgs", metavar="DIR",
                         help="folder of images (read in natural order: 0.png, 1.png, ..., 10.png); "
                              "ignored when --eval-list is given")
-    folder.add_argument("--labels", default=None,
+    folder.add_argument("--labels", default=None, metavar="FILE",
                         help="with --img_path: labels as a .pt int tensor (e.g. LA's data/label_batch.pt) or a "
                              "text file of one int per line; without it every label is -1 (= use the prediction)")
     listed = parser.add_argument_group("images from an eval list (instead of a folder)")
-    listed.add_argument("--eval-list", default=None,
+    listed.add_argument("--eval-list", default=None, metavar="LIST",
                         help="an eval list ('relative/path label' lines) or 'demo' for the built-in photos")
-    listed.add_argument("--Datasets", default=".", help="root folder the eval-list paths are relative to")
+    listed.add_argument("--Datasets", default=".", metavar="DIR", help="root folder the eval-list paths are relative to")
     listed.add_argument("--begin", type=int, default=0, help="first eval-list line to use (0-based)")
     listed.add_argument("--end", type=int, default=-1, help="eval-list line to stop before; -1 = through the last")
     parser.add_argument("--size", type=int, default=224, help="side of the square images written (pixels)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.cli_style import la_method_choices
 from common.method_contract import MethodSpec, Param
 
 INTEGRATION_RULES = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gausslegendre")
@@ -106,5 +107,12 @@ def add_la_file_arguments(parser: argparse.ArgumentParser, role: str,
     params = {p.name: p for p in SPECS["la"].params}
     for name, metavar in zip(LA_FILE_PARAMS, "SKT"):
         dest = sampling_times_dest if name == "sampling_times" else name
-        parser.add_argument("--" + name.replace("_", "-"), dest=dest, type=int, default=int(params[name].default), metavar=metavar,
-                            help=f"{role}: {params[name].help}")
+        parser.add_argument("--" + name.replace("_", "-"), dest=dest, type=int, default=int(params[name].default),
+                            metavar=metavar, help=f"{role}: {params[name].help}")
+
+
+def add_methods_argument(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--methods M [M ...]``: several of LA and its gradient methods (checked and listed in ``--help`` without
+    torch); None when not given, meaning all 12 in the paper's panel order. ``verb``: what is done with them."""
+    parser.add_argument("--methods", nargs="+", default=None, type=la_method_choices(), metavar="METHOD",
+                        help=f"methods to {verb} (all 12 in panel order when not given)")

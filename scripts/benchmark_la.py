@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from common.cli_style import add_aliases, la_method_choices, model_choices, normalise_flags
+from common.cli_style import add_aliases, model_choices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
 from local_attribution.files import (
@@ -54,7 +54,7 @@ from local_attribution.files import (
     resolve_targets,
 )
 from local_attribution.packed import pack_samples
-from local_attribution.specs import add_la_file_arguments
+from local_attribution.specs import add_la_file_arguments, add_methods_argument
 from scripts.benchmark_tables import write_table_files
 
 COLUMNS = ["method", "images", "batch", "images/s", "seconds", "user-s/img", "sys-s/img", "forwards/img",
@@ -162,12 +162,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--eval-list", default="demo", help="eval list or 'demo' (the built-in photos)")
-    parser.add_argument("--Datasets", default=".", help="root of the eval-list paths")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                        type=la_method_choices(),
-                        help="methods to run (all 12 in panel order when not given)")
+    add_methods_argument(parser, "run")
+    photos = parser.add_argument_group("photos")
+    photos.add_argument("--eval-list", default="demo", metavar="LIST", help="eval list or 'demo' (the built-in photos)")
+    photos.add_argument("--Datasets", default=".", metavar="DIR", help="root of the eval-list paths")
+    photos.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
                         type=model_choices(), help="network")
     parser.add_argument("--weights", default=None, help="weights file (torchvision models)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli_style import add_aliases, la_method_choices, normalise_flags
+from common.cli_style import add_aliases, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.figures import (  # noqa: F401  (re-exported for old imports)
     PANEL_ORDER,
@@ -39,7 +39,7 @@ from common.figures import (  # noqa: F401  (re-exported for old imports)
     ordered_methods,
     to_uint8_image,
 )
-from local_attribution.specs import add_la_file_arguments
+from local_attribution.specs import add_la_file_arguments, add_methods_argument
 
 
 def la_figure(image: np.ndarray, attribution: np.ndarray, out: str | Path, dpi: int = 120) -> Path:
@@ -112,13 +112,13 @@ def run(args: argparse.Namespace) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m visualization.la_figures", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--attributions-dir", default="attributions", help="folder of the _attributions.npy files")
+    add_methods_argument(parser, "show")
+    parser.add_argument("--attributions-dir", default="attributions", metavar="DIR",
+                        help="folder of the _attributions.npy files")
     parser.add_argument("--model", default="efficientnet_lite0", help="model name in the file names")
     parser.add_argument("--index", type=int, nargs="+", default=[0], help="image rows of img_batch.pt to draw")
     parser.add_argument("--out", default="la_methods.png", help="figure file to write")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
-    parser.add_argument("--methods", nargs="+", default=None, type=la_method_choices(), metavar="METHOD",
-                        help="methods to show (all 12 in panel order when not given)")
     parser.add_argument("--style", choices=list(STYLES), default="grey",
                         help="grey = percentile-clipped maps (paper); overlay = signed JET over the photo; "
                              "heat = perceptual (inferno) over the photo; jet = the same in JET")
