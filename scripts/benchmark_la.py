@@ -162,11 +162,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_methods_argument(parser, "run")
     photos = parser.add_argument_group("photos")
     photos.add_argument("--eval-list", default="demo", metavar="LIST", help="eval list or 'demo' (the built-in photos)")
     photos.add_argument("--Datasets", default=".", metavar="DIR", help="root of the eval-list paths")
     photos.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
+    add_methods_argument(parser, "run")
     parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
                         type=model_choices(), help="network")
     parser.add_argument("--weights", default=None, help="weights file (torchvision models)")
