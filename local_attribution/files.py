@@ -128,9 +128,11 @@ def resolve_targets(classifier: torch.nn.Module, data: PackedBatch, device: torc
 
 def finished_chunks(folder: Path, n_images: int, image_shape: tuple[int, ...]) -> list[tuple[int, int, Path]]:
     """``(begin, end, file)`` of the valid chunk files of a partial folder (invalid ones are ignored)."""
-    if not folder.is_dir():
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:  # no partial folder (yet, or any more: another worker assembled the output)
         return []
-    matches = (_CHUNK_RE.match(path.name) for path in sorted(folder.iterdir()))
+    matches = (_CHUNK_RE.match(name) for name in names)
     return [(int(m.group(1)), int(m.group(2)), folder / m.group(0)) for m in matches
             if m and _valid_chunk(folder / m.group(0), int(m.group(1)), int(m.group(2)), n_images, image_shape)]
 
@@ -247,9 +249,16 @@ def compute_attributions(
 
         bar = progress_bar(total=n, initial=n - sum(e - b for b, e in todo), unit="img", desc=output.stem[:40])
 
+    before = _file_identity(output)  # an output already there (benchmark_la recomputes one) is not "done"
+
+    def assembled_elsewhere() -> bool:
+        """Another worker sharing the partial folder has written ``output`` since this call began."""
+        now = _file_identity(output)
+        return now is not None and now != before
+
     def is_done(batch: tuple[int, int]) -> bool:
         """The batch's images are in a valid chunk file (this worker's or another's), or the output is written."""
-        return output.is_file() or _chunk_covering(work, batch, n, image_shape)
+        return assembled_elsewhere() or _chunk_covering(work, batch, n, image_shape)
 
     def process(batch: tuple[int, int]) -> None:
         begin, end = batch
@@ -273,13 +282,15 @@ def compute_attributions(
                          claims=claims, wait_for_others=wait_for_others)
     if bar is not None:
         bar.close()
-    if output.is_file():  # another worker assembled it (after this one's batches were written)
+    if assembled_elsewhere():  # after this worker's batches were written
         return output
     if report.failed:
         raise ToolkitError(f"{report.failed} batches ({', '.join(report.failures)}) gave NaN/inf maps or failed, "
                            f"logged to {work / 'errors.jsonl'}; {output} is not written")
     chunks = finished_chunks(work, n, image_shape)
     missing = ~covered_images(chunks, n)
+    if missing.any() and assembled_elsewhere():  # and removed the chunks meanwhile
+        return output
     if missing.any():
         holders = f"; {report.claimed_elsewhere} batches are held by live workers (the last one writes {output})" \
             if report.claimed_elsewhere else ""
@@ -288,11 +299,20 @@ def compute_attributions(
     try:
         assemble(sorted(chunks), output, (n, *image_shape))
     except OSError:
-        if output.is_file():  # another worker assembled and removed the chunks meanwhile
+        if assembled_elsewhere():  # and removed the chunks meanwhile
             return output
         raise
     shutil.rmtree(work, ignore_errors=True)
     return output
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """``(inode, mtime in ns)`` of ``path``, None when it does not exist (a rename over it changes both)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def batch_name(batch: tuple[int, int]) -> str:

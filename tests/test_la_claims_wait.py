@@ -119,3 +119,41 @@ def test_image_ranges_names_runs():
 
     assert image_ranges(np.array([1, 1, 0, 1, 0, 0, 1, 1, 1], dtype=bool)) == "0..1, 3, 6..8"
     assert image_ranges(np.zeros(3, dtype=bool)) == ""
+
+
+def test_two_workers_started_together_both_exit_0_with_the_whole_output(la_run):
+    """Two generate_attributions processes on one output (slowed toy forwards so they overlap): each computes
+    some batches, waits for the other's, and both exit 0 once the one .npy equals an uninterrupted run's."""
+    import os
+
+    argv, output, reference = la_run
+    env = dict(os.environ, TOY_SLEEP="0.3", TOOLKIT_PROGRESS="off")
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.toy_entry", "local_attribution.generate_attributions",
+                                 *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = [worker.communicate(timeout=240) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-1500:] for _, err in results]
+    np.testing.assert_array_equal(np.load(output), reference)
+    assert not output.with_name(output.name + ".partial").exists()
+
+
+def test_an_output_already_there_is_recomputed_not_taken_as_done(tmp_path):
+    """compute_attributions over an existing .npy (scripts.benchmark_la times reruns into one folder) computes
+    every batch and replaces it; only an output another worker writes during the call counts as done."""
+    import torch
+
+    from local_attribution import get_method
+    from local_attribution.files import compute_attributions
+    from local_attribution.packed import PackedBatch
+    from tests.conftest import toy_classifier
+
+    data = PackedBatch(torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0)),
+                       torch.tensor([0, 1, 2]), list("abc"), "t")
+    model, method = toy_classifier(size=16), get_method("sm")
+    reference = np.load(compute_attributions(method, model, data, data.labels, tmp_path / "ref.npy", batch_size=1,
+                                             progress=False))
+    output = tmp_path / "old.npy"
+    np.save(output, np.zeros_like(reference))
+    assert compute_attributions(method, model, data, data.labels, output, batch_size=1, progress=False) == output
+    np.testing.assert_array_equal(np.load(output), reference)
+    assert np.abs(reference).sum() > 0

@@ -4,9 +4,9 @@
         --out la_methods.png
 
 Reads ``<data>/img_batch.pt`` and every ``{attributions-dir}/{model}_{method}_attributions.npy`` present (LA:
-the file of ``--spatial_range/--max_iter/--sampling_times``) and draws one row per ``--index``: the photo and
+the file of ``--spatial-range/--max-iter/--sampling-times``) and draws one row per ``--index``: the photo and
 one panel per method, in the paper's order (LA, AGI, AttEXplore, BIG, DeepLIFT, EG, FIG, GIG, IG, MFABA, SG,
-SM), titled with the methods' display names.
+SM), titled with the methods' display names (``--methods`` to choose), into the figure file ``--out``.
 
 * ``--style grey`` (default): the paper's maps (the original ``return_hm``): channel mean, clipped to the
   [80th, 99th] percentiles, scaled to [0, 1], grey colour map.
