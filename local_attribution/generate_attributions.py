@@ -34,7 +34,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.cli_style import LazyChoices, add_aliases, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, model_choices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.sharding import add_scale_arguments, resolve_shard
 from common.validation import check_input_file, check_writable_dir
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
+    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME", type=model_choices(),
                         help="network to explain (a models registry name; torchvision ones need --weights FILE)")
     parser.add_argument("--method", dest="attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
                         help=f"attribution method: {', '.join(SPECS)}")

@@ -81,3 +81,18 @@ def test_la_parameters_are_one_declaration():
         assert (action.default, action.type) == (20, int)
         helps[module] = action.help.split(": ", 1)[1]
     assert len(set(helps.values())) == 1, helps
+
+
+def test_an_unknown_model_is_refused_by_the_parser_without_torch():
+    """generate_attributions --model resnet5O: one argparse error listing the names, before torch (was: after
+    importing the registry in run)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\nsys.modules['torch'] = None  # importing torch now fails\n"
+            "from local_attribution.generate_attributions import main\nmain(['--model', 'resnet5O'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "argument --model: unknown 'resnet5O'; choose one of efficientnet_lite0" in proc.stderr
