@@ -153,3 +153,30 @@ def add_aliases(parser: argparse.ArgumentParser, aliases: dict[str, Iterable[str
                 if parser._option_string_actions.setdefault(spelling, action) is not action:
                     raise ValueError(f"alias {spelling} of {canonical} is already another flag")
     return parser
+
+
+def _registry_names(module: str, function: str) -> Callable[[], Iterable[str]]:
+    """``module.function()``, imported on first call (the registries import torch)."""
+
+    def load() -> Iterable[str]:
+        import importlib
+
+        return getattr(importlib.import_module(module), function)()
+
+    return load
+
+
+def model_choices() -> LazyChoices:
+    """``type=`` of a ``--model`` flag taking a registry classifier (:data:`common.names.MODELS`, plus names
+    registered at run time once ``models.registry`` is loaded)."""
+    from common.names import MODELS
+
+    return LazyChoices(_registry_names("models", "list_models"), MODELS, "models.registry")
+
+
+def la_method_choices() -> LazyChoices:
+    """``type=`` of a ``--method`` / ``--methods`` flag taking LA or one of its gradient methods
+    (:data:`common.names.LA_METHODS`)."""
+    from common.names import LA_METHODS
+
+    return LazyChoices(_registry_names("local_attribution", "list_methods"), LA_METHODS, "local_attribution.registry")

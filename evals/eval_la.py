@@ -1,12 +1,12 @@
 """Insertion / Deletion AUC of saved dense attribution maps by LA's protocol (the original ``eval.py``).
 
-    python -m evals.eval_la --model efficientnet_lite0 --attr_method la \\
-        --spatial_range 20 --max_iter 20 --samples_number 20 --csv_path results_la.csv
+    python -m evals.eval_la --model efficientnet_lite0 --method la \\
+        --spatial-range 20 --max-iter 20 --sampling-times 20 --csv-path results_la.csv
 
-Reads ``{attr_prefix}/{key}_attributions.npy`` (from ``local_attribution.generate_attributions``) and
+Reads ``{attributions-dir}/{key}_attributions.npy`` (from ``local_attribution.generate_attributions``) and
 ``<data>/img_batch.pt``, plays the insertion and deletion games (zeros substrate, 224 pixels = 672 elements
 per step, softmax probability of the clean prediction; :mod:`evals.la_insertion_deletion`), writes
-``{prefix}/{key}_scores.npz`` and appends the row ``model, attr_method, spatial_range, max-iter,
+``{save-dir}/{key}_scores.npz`` and appends the row ``model, attr_method, spatial_range, max-iter,
 samples_number, insertion, deletion`` to ``--csv_path`` (header when the file is new; ``-`` in the LA columns
 for other methods; AUCs rounded to 6 decimals). ``key`` is ``{model}_la_spatial-range-S_max-iter-K_sampling-
 times-T`` for LA and ``{model}_{method}`` otherwise.
@@ -14,7 +14,9 @@ times-T`` for LA and ``{model}_{method}`` otherwise.
 Resume: an existing ``.npz`` is reused (as the original), and a row whose (model, attr_method, spatial_range,
 max-iter, samples_number) is already in the CSV is not appended again. Differences from the original: the
 npz also holds the mean and per-image curves, ties in the ranking are broken by element index (stable sort),
-and ``--sampling_times`` is accepted as an alias of ``--samples_number``.
+and LA's T is ``--sampling-times`` as in ``generate_attributions`` (the original's ``--samples_number`` still works).
+The original's spellings ``--attr_method``, ``--prefix``, ``--attr_prefix`` still work (hidden aliases of
+``--method``, ``--save-dir``, ``--attributions-dir``).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.cli_style import LazyChoices, add_aliases, normalise_flags
+from common.cli_style import add_aliases, la_method_choices, model_choices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.results import atomic_write
 from local_attribution.files import LA_NAME, attribution_path, run_key
 from local_attribution.packed import load_packed
+from local_attribution.specs import add_la_file_arguments
 
 if TYPE_CHECKING:
     from evals.causal import CausalResult
@@ -43,12 +46,6 @@ def load_model(name: str, weights: str | None = None, device: str = "cpu", batch
     from models import load_model as load
 
     return load(name, weights=weights, device=device, batch_size=batch_size)
-
-
-def _model_names() -> list[str]:
-    from models import list_models
-
-    return list_models()
 
 
 CSV_HEADER = ["model", "attr_method", "spatial_range", "max-iter", "samples_number", "insertion", "deletion"]
@@ -147,8 +144,8 @@ def evaluate(args: argparse.Namespace) -> tuple[float, float]:
     if not attr_file.is_file():
         raise ToolkitError(
             f"{attr_file}: not found; run python -m local_attribution.generate_attributions --model {args.model} "
-            f"--attr_method {args.attr_method} --prefix {args.attr_prefix}"
-            + (f" --spatial_range {args.spatial_range} --max_iter {args.max_iter} --sampling_times "
+            f"--method {args.attr_method} --save-dir {args.attr_prefix}"
+            + (f" --spatial-range {args.spatial_range} --max-iter {args.max_iter} --sampling-times "
                f"{args.samples_number}" if args.attr_method == LA_NAME else "")
             + " first (same --data)")
     data = load_packed(args.data)
@@ -181,7 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, str]:
     from local_attribution import list_methods
 
     if args.attr_method not in list_methods():
-        raise ToolkitError(f"--attr-method {args.attr_method}: unknown method; choose one of {', '.join(list_methods())}")
+        raise ToolkitError(f"--method {args.attr_method}: unknown method; choose one of {', '.join(list_methods())}")
     insertion, deletion = evaluate(args)
     row = result_row(args.model, args.attr_method, args.spatial_range, args.max_iter, args.samples_number,
                      insertion, deletion)
@@ -194,26 +191,24 @@ def run(args: argparse.Namespace) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals.eval_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", type=LazyChoices(_model_names), metavar="NAME",
+    parser.add_argument("--model", default="efficientnet_lite0", type=model_choices(), metavar="NAME",
                         help="network to evaluate")
-    parser.add_argument("--attr-method", default=LA_NAME,
-                        help="attribution method whose maps are scored (la, agi, attexplore, big, deeplift, eg, "
-                             "fast_ig, guided_ig, ig, mfaba, sg, sm)")
-    parser.add_argument("--spatial_range", type=int, default=20, help="LA only: s of the maps (file-name key)")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA only: K of the maps (file-name key)")
-    parser.add_argument("--samples_number", "--sampling_times", dest="samples_number", type=int, default=20,
-                        help="LA only: T (generate_attributions' --sampling_times) of the maps (file-name key)")
-    parser.add_argument("--save-dir", dest="prefix", default="scores", help="folder for the _scores.npz files")
-    parser.add_argument("--attributions-dir", dest="attr_prefix", default="attributions",
-                        help="folder of the _attributions.npy files (generate_attributions' --prefix)")
+    parser.add_argument("--method", dest="attr_method", default=LA_NAME, type=la_method_choices(), metavar="METHOD",
+                        help="attribution method whose maps are scored")
+    add_la_file_arguments(parser, "LA only, the maps' file-name key", sampling_times_dest="samples_number")
+    parser.add_argument("--save-dir", dest="prefix", metavar="DIR", default="scores",
+                        help="folder for the _scores.npz files")
+    parser.add_argument("--attributions-dir", dest="attr_prefix", metavar="DIR", default="attributions",
+                        help="folder of the _attributions.npy files (generate_attributions' --save-dir)")
     parser.add_argument("--csv_path", default="results.csv", help="CSV the result row is appended to")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
     parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
     parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (the original: 100)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return add_aliases(normalise_flags(parser), {"--save-dir": ["--prefix"], "--attributions-dir": ["--attr-prefix"],
-                                                 "--attr-method": ["--method"]})
+    return add_aliases(normalise_flags(parser), {
+        "--method": ["--attr-method"], "--save-dir": ["--prefix"], "--attributions-dir": ["--attr-prefix"],
+        "--sampling-times": ["--samples-number"]})
 
 
 def main(argv: list[str] | None = None) -> dict[str, str]:

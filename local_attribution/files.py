@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.errors import ToolkitError
-from common.method_contract import MethodError, check_finite_map
-from common.results import log_error, write_json_atomic, write_npy_atomic
+from common.method_contract import check_finite_map
+from common.results import run_samples, write_json_atomic, write_npy_atomic
 from local_attribution.packed import PackedBatch
 
 if TYPE_CHECKING:
@@ -128,23 +128,13 @@ def resolve_targets(classifier: torch.nn.Module, data: PackedBatch, device: torc
 
 def finished_chunks(folder: Path, n_images: int, image_shape: tuple[int, ...]) -> list[tuple[int, int, Path]]:
     """``(begin, end, file)`` of the valid chunk files of a partial folder (invalid ones are ignored)."""
-    chunks = []
-    if not folder.is_dir():
-        return chunks
-    for path in sorted(folder.iterdir()):
-        match = _CHUNK_RE.match(path.name)
-        if not match:
-            continue
-        begin, end = int(match.group(1)), int(match.group(2))
-        if not 0 <= begin < end <= n_images:
-            continue
-        try:
-            arr = np.load(path, mmap_mode="r")
-        except (OSError, ValueError):
-            continue
-        if tuple(arr.shape) == (end - begin, *image_shape):
-            chunks.append((begin, end, path))
-    return chunks
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:  # no partial folder (yet, or any more: another worker assembled the output)
+        return []
+    matches = (_CHUNK_RE.match(name) for name in names)
+    return [(int(m.group(1)), int(m.group(2)), folder / m.group(0)) for m in matches
+            if m and _valid_chunk(folder / m.group(0), int(m.group(1)), int(m.group(2)), n_images, image_shape)]
 
 
 def pending_batches(covered: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
@@ -194,7 +184,8 @@ def compute_attributions(
     claims: Any = None,
     shard: Any = None,
     internal_batch_size: int | None = None,
-) -> Path | None:
+    wait_for_others: bool = True,
+) -> Path:
     """Run ``method`` over ``data`` in batches with resume, write ``output`` (float32 ``(N, 3, H, W)``).
 
     Args:
@@ -215,12 +206,17 @@ def compute_attributions(
             output: each batch is computed by the worker that claims it.
         shard: a :class:`common.sharding.Shard`: this worker starts with its block of the batches (then helps
             with the rest through the claims).
+        wait_for_others: wait for the batches other live workers hold until they are written (or their
+            owner dies and this worker computes them), as :func:`common.results.run_samples` does; False:
+            leave them and raise (the worker holding the last batch writes ``output``).
 
     Returns:
-        ``output``, or None when other workers still hold claims on batches (the last one assembles).
+        ``output``, complete (written here or by another worker sharing the partial folder).
 
     Raises:
-        ToolkitError: the partial folder belongs to a run with other settings.
+        ToolkitError: the partial folder belongs to a run with other settings; a batch gave NaN/inf maps or
+            failed (logged to ``<output>.partial/errors.jsonl``, ``output`` not written); images are missing
+            (held by live workers with ``wait_for_others=False``): the message names them.
     """
     import torch
 
@@ -242,28 +238,30 @@ def compute_attributions(
 
     internal = internal_batch_size if internal_batch_size is not None else internal_batch_size_for(
         method, batch_size, device)
-    chunks = finished_chunks(work, n, image_shape)
-    covered = np.zeros(n, dtype=bool)
-    for begin, end, _ in chunks:
-        covered[begin:end] = True
-    todo = pending_batches(covered, batch_size)
+    todo = pending_batches(covered_images(finished_chunks(work, n, image_shape), n), batch_size)
     if shard is not None and shard.count > 1 and todo:
         first = shard.select(todo)
         start = todo.index(first[0]) if first else 0
         todo = todo[start:] + todo[:start]
-    bar, failed = None, []
+    bar = None
     if progress:
         from common.progress import progress_bar
 
-        bar = progress_bar(total=n, initial=int(covered.sum()), unit="img", desc=output.stem[:40])
-    for begin, end in todo:
-        key = f"{begin}-{end}"
-        if claims is not None:
-            if not claims.claim(key):
-                continue
-            if any(b <= begin and end <= e for b, e, _ in finished_chunks(work, n, image_shape)):
-                claims.release(key)
-                continue
+        bar = progress_bar(total=n, initial=n - sum(e - b for b, e in todo), unit="img", desc=output.stem[:40])
+
+    before = _file_identity(output)  # an output already there (benchmark_la recomputes one) is not "done"
+
+    def assembled_elsewhere() -> bool:
+        """Another worker sharing the partial folder has written ``output`` since this call began."""
+        now = _file_identity(output)
+        return now is not None and now != before
+
+    def is_done(batch: tuple[int, int]) -> bool:
+        """The batch's images are in a valid chunk file (this worker's or another's), or the output is written."""
+        return assembled_elsewhere() or _chunk_covering(work, batch, n, image_shape)
+
+    def process(batch: tuple[int, int]) -> None:
+        begin, end = batch
         x = data.images[begin:end].to(device)
         y = targets[begin:end].to(device)
         generator = torch.Generator().manual_seed(seed + begin) if getattr(method, "stochastic", False) else None
@@ -271,31 +269,92 @@ def compute_attributions(
                                 **(batch_kwargs(begin, end) if batch_kwargs is not None else {}))
         maps = torch.as_tensor(maps).detach().to("cpu", torch.float32)
         if tuple(maps.shape) != (end - begin, *image_shape):
-            raise ToolkitError(f"--attr_method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
+            raise ToolkitError(f"--method {meta.get('attr_method')}: returned shape {tuple(maps.shape)}, expected "
                                f"{(end - begin, *image_shape)}")
-        try:  # a map with NaN/inf is never written: the batch is logged as failed and the run goes on
-            check_finite_map(maps.numpy(), f"--attr_method {meta.get('attr_method')}, images {begin}..{end - 1}")
-        except MethodError as exc:
-            log_error(work, f"images {begin}..{end - 1}", exc)
-            failed.append(f"{begin}..{end - 1}")
-        else:
-            write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
-        if claims is not None:
-            claims.release(key)
+        # a map with NaN/inf is never written: run_samples logs the batch as failed and the run goes on
+        check_finite_map(maps.numpy(), f"--method {meta.get('attr_method')}, {batch_name(batch)}")
+        write_npy_atomic(work / f"{begin:06d}-{end:06d}.npy", maps.numpy())
         if bar is not None:
             bar.update(end - begin)
+
+    # the one batch loop of the toolkit: claims, waiting for batches live workers hold, takeover of dead ones
+    report = run_samples(todo, run_dir=work, is_done=is_done, process=process, name_of=batch_name, progress=False,
+                         claims=claims, wait_for_others=wait_for_others)
     if bar is not None:
         bar.close()
-    if failed:
-        raise ToolkitError(f"{len(failed)} batches (images {', '.join(failed)}) gave NaN/inf maps, logged to "
-                           f"{work / 'errors.jsonl'}; {output} is not written")
+    if assembled_elsewhere():  # after this worker's batches were written
+        return output
+    if report.failed:
+        raise ToolkitError(f"{report.failed} batches ({', '.join(report.failures)}) gave NaN/inf maps or failed, "
+                           f"logged to {work / 'errors.jsonl'}; {output} is not written")
     chunks = finished_chunks(work, n, image_shape)
-    covered[:] = False
-    for begin, end, _ in chunks:
-        covered[begin:end] = True
-    if not covered.all():
-        print(f"{int((~covered).sum())} images are being computed by other workers; the last one writes {output}")
-        return None
-    assemble(sorted(chunks), output, (n, *image_shape))
+    missing = ~covered_images(chunks, n)
+    if missing.any() and assembled_elsewhere():  # and removed the chunks meanwhile
+        return output
+    if missing.any():
+        holders = f"; {report.claimed_elsewhere} batches are held by live workers (the last one writes {output})" \
+            if report.claimed_elsewhere else ""
+        raise ToolkitError(f"{output}: images {image_ranges(missing)} are not computed{holders}; rerun the same "
+                           "command to compute them")
+    try:
+        assemble(sorted(chunks), output, (n, *image_shape))
+    except OSError:
+        if assembled_elsewhere():  # and removed the chunks meanwhile
+            return output
+        raise
     shutil.rmtree(work, ignore_errors=True)
     return output
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """``(inode, mtime in ns)`` of ``path``, None when it does not exist (a rename over it changes both)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def batch_name(batch: tuple[int, int]) -> str:
+    """``images 4..7`` for the batch ``(4, 8)``: its claim name and its name in ``errors.jsonl`` and messages."""
+    return f"images {batch[0]}..{batch[1] - 1}"
+
+
+def covered_images(chunks: list[tuple[int, int, Path]], n_images: int) -> np.ndarray:
+    """bool ``(n_images,)``: True for the images some chunk of ``chunks`` holds."""
+    covered = np.zeros(n_images, dtype=bool)
+    for begin, end, _ in chunks:
+        covered[begin:end] = True
+    return covered
+
+
+def image_ranges(mask: np.ndarray) -> str:
+    """``0..3, 8, 10..11`` for the True runs of a bool ``(N,)`` mask (for messages)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return ", ".join(f"{b}" if e - b == 1 else f"{b}..{e - 1}" for b, e in zip(edges[::2], edges[1::2]))
+
+
+def _chunk_covering(work: Path, batch: tuple[int, int], n_images: int, image_shape: tuple[int, ...]) -> bool:
+    """True when a valid chunk file in ``work`` holds the images of ``batch`` (by file name first: only the
+    chunks whose range covers the batch are opened)."""
+    begin, end = batch
+    try:
+        names = [m for m in map(_CHUNK_RE.match, os.listdir(work)) if m]
+    except OSError:
+        return False
+    for match in names:
+        first, stop = int(match.group(1)), int(match.group(2))
+        if first <= begin and end <= stop and _valid_chunk(work / match.group(0), first, stop, n_images, image_shape):
+            return True
+    return False
+
+
+def _valid_chunk(path: Path, begin: int, end: int, n_images: int, image_shape: tuple[int, ...]) -> bool:
+    """The chunk file of images begin..end-1 is readable and has their shape."""
+    if not 0 <= begin < end <= n_images:
+        return False
+    try:
+        arr = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return False
+    return tuple(arr.shape) == (end - begin, *image_shape)

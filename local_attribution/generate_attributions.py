@@ -1,12 +1,12 @@
 """Attribution maps for every image of ``data/`` with one method (the original ``generate_attributions.py``).
 
     python -m local_attribution.generate_pt --eval-list demo
-    python -m local_attribution.generate_attributions --model efficientnet_lite0 --attr_method la \\
-        --spatial_range 20 --max_iter 20 --sampling_times 20 --prefix attributions
+    python -m local_attribution.generate_attributions --model efficientnet_lite0 --method la \\
+        --spatial-range 20 --max-iter 20 --sampling-times 20 --save-dir attributions
 
 Reads ``<data>/img_batch.pt`` ``(N, 3, H, W)`` in [0, 1] and ``<data>/label_batch.pt`` ``(N,)`` and writes
-``{prefix}/{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}_attributions.npy`` for LA, or
-``{prefix}/{model}_{method}_attributions.npy`` for the other methods: float32 ``(N, 3, H, W)``, the raw signed
+``{save-dir}/{model}_la_spatial-range-{S}_max-iter-{K}_sampling-times-{T}_attributions.npy`` for LA, or
+``{save-dir}/{model}_{method}_attributions.npy`` for the other methods: float32 ``(N, 3, H, W)``, the raw signed
 per-element maps (no channel reduction, no normalisation).
 
 * Target: the label, or the model's prediction where the label is -1 (``--target prediction`` explains the
@@ -21,6 +21,11 @@ per-element maps (no channel reduction, no normalisation).
 * Expected Gradients draws its references from the images of ``--data`` outside the current batch. The
   original drew from all images, the explained one included: an image that draws itself gets an all-zero
   map (x - x = 0), which happens with probability 1/N per image (1 in 7 on the demo set).
+* Workers sharing ``--save-dir`` claim batches; a run waits for the batches other live workers hold (a dead
+  worker's are taken over at once) and never exits 0 with a batch missing (``--no-wait``: exit 2 naming the
+  images other workers still compute).
+* Flags: the original's ``--attr_method`` and ``--prefix`` still work (hidden aliases of ``--method`` and
+  ``--save-dir``), as do the underscore spellings of every flag.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.cli_style import LazyChoices, normalise_flags
+from common.cli_style import LazyChoices, add_aliases, model_choices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.sharding import add_scale_arguments, resolve_shard
 from common.validation import check_input_file, check_writable_dir
@@ -53,7 +58,7 @@ from local_attribution.files import (  # noqa: F401  (re-exported: the original 
     run_key,
 )
 from local_attribution.packed import PackedBatch, load_packed  # noqa: F401
-from local_attribution.specs import SPECS
+from local_attribution.specs import SPECS, add_la_file_arguments
 
 if TYPE_CHECKING:
     import torch
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> Path:
         if value is not None and value < 1:
             raise ToolkitError(f"--{flag.replace('_', '-')} {value}: must be >= 1")
     check_input_file("--weights", args.weights)
-    check_writable_dir("--prefix", args.prefix)
+    check_writable_dir("--save-dir", args.prefix)
     if args.model not in LazyChoices(_model_names):
         raise ToolkitError(f"--model {args.model}: unknown; choose one of {', '.join(_model_names())}")
     from common.claims import ClaimBoard
@@ -127,12 +132,11 @@ def run(args: argparse.Namespace) -> Path:
           f"device {device} -> {output}" + (f", shard {shard}" if shard.count > 1 else ""))
     with ClaimBoard(partial_dir(output), heartbeat_seconds=args.heartbeat_seconds,
                     stale_seconds=args.stale_seconds) as claims:
-        written = compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
-                                       device=device, meta=meta, progress=not args.no_progress,
-                                       batch_kwargs=method_batch_kwargs(method, data, device), claims=claims,
-                                       shard=shard, internal_batch_size=internal)
-    if written is not None:
-        print(f"wrote {output}")
+        compute_attributions(method, model, data, targets, output, batch_size=batch_size, seed=args.seed,
+                             device=device, meta=meta, progress=not args.no_progress,
+                             batch_kwargs=method_batch_kwargs(method, data, device), claims=claims, shard=shard,
+                             internal_batch_size=internal, wait_for_others=not args.no_wait)
+    print(f"wrote {output}")
     return output
 
 
@@ -155,16 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_attribution.generate_attributions",
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
+    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME", type=model_choices(),
                         help="network to explain (a models registry name; torchvision ones need --weights FILE)")
-    parser.add_argument("--attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
+    parser.add_argument("--method", dest="attr_method", default=LA_NAME, choices=list(SPECS), metavar="METHOD",
                         help=f"attribution method: {', '.join(SPECS)}")
-    parser.add_argument("--spatial_range", type=int, default=20,
-                        help="LA only: s, neighbourhood divisor (eps = x / s per element)")
-    parser.add_argument("--max_iter", type=int, default=20, help="LA only: K, steps per exploration path")
-    parser.add_argument("--sampling_times", type=int, default=20,
-                        help="LA only: T, T-1 targeted paths + 1 untargeted path")
-    parser.add_argument("--prefix", default="attributions", help="output folder for the .npy maps")
+    add_la_file_arguments(parser, "LA only")
+    parser.add_argument("--save-dir", dest="prefix", metavar="DIR", default="attributions",
+                        help="output folder for the .npy maps")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt and label_batch.pt (from generate_pt)")
     parser.add_argument("--weights", default=None, help="weights file of the model (needed by torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (cuda when available)")
@@ -180,8 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", choices=("label", "prediction"), default="label",
                         help="class to explain: the label (prediction where it is -1), or always the prediction")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_scale_arguments(parser)
-    return normalise_flags(parser)
+    scale = add_scale_arguments(parser)
+    scale.add_argument("--no-wait", action="store_true",
+                       help="do not wait for the batches other live workers hold: exit 2 naming the missing images "
+                            "(the worker that writes the last batch writes the output)")
+    return add_aliases(normalise_flags(parser), {"--method": ["--attr-method"], "--save-dir": ["--prefix"]})
 
 
 def main(argv: list[str] | None = None) -> Path:

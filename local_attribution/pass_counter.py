@@ -17,6 +17,11 @@ class _Tally:
         return self
 
 
+def _tally_count(field: str, doc: str) -> property:
+    """A read-only property giving ``self.tally.<field>``."""
+    return property(lambda self: getattr(self.tally, field), doc=doc)
+
+
 class PassCounter(nn.Module):
     """Wraps a model; counts images forwarded and images whose output was back-propagated.
 
@@ -30,13 +35,9 @@ class PassCounter(nn.Module):
         self.model = model
         self.tally = _Tally()
 
-    @property
-    def forward_images(self) -> int:
-        return self.tally.forward_images
-
-    @property
-    def backward_images(self) -> int:
-        return self.tally.backward_images
+    forward_images = _tally_count("forward_images", "images forwarded since the last :meth:`reset` (int)")
+    backward_images = _tally_count("backward_images", "images whose output was back-propagated since the last "
+                                                      ":meth:`reset`, once per backward sweep (int)")
 
     def reset(self) -> None:
         self.tally.forward_images = self.tally.backward_images = 0

@@ -8,6 +8,9 @@ must have exactly these fields and defaults (checked at registration). Order = t
 
 from __future__ import annotations
 
+import argparse
+
+from common.cli_style import la_method_choices
 from common.method_contract import MethodSpec, Param
 
 INTEGRATION_RULES = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gausslegendre")
@@ -89,3 +92,27 @@ SPECS: dict[str, MethodSpec] = {
     )),
     "sm": MethodSpec("sm", (Param("abs", True, "bool", "absolute value of the gradient"),)),
 }
+
+
+LA_FILE_PARAMS = ("spatial_range", "max_iter", "sampling_times")
+"""LA's parameters that name its attribution file (``..._la_spatial-range-S_max-iter-K_sampling-times-T_...``)."""
+
+
+def add_la_file_arguments(parser: argparse.ArgumentParser, role: str,
+                          sampling_times_dest: str = "sampling_times") -> None:
+    """``--spatial-range``, ``--max-iter``, ``--sampling-times`` (ints, default 20 each, the original's), the one
+    spelling of LA's s, K, T in every entry module; their help is ``"{role}: "`` + the parameter's help in
+    :data:`SPECS` (``role`` says what the module does with them, e.g. ``"LA file to read"``).
+    ``sampling_times_dest`` keeps a module's own namespace name (``evals.eval_la``: ``samples_number``)."""
+    params = {p.name: p for p in SPECS["la"].params}
+    for name, metavar in zip(LA_FILE_PARAMS, "SKT"):
+        dest = sampling_times_dest if name == "sampling_times" else name
+        parser.add_argument("--" + name.replace("_", "-"), dest=dest, type=int, default=int(params[name].default),
+                            metavar=metavar, help=f"{role}: {params[name].help}")
+
+
+def add_methods_argument(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--methods M [M ...]``: several of LA and its gradient methods (checked and listed in ``--help`` without
+    torch); None when not given, meaning all 12 in the paper's panel order. ``verb``: what is done with them."""
+    parser.add_argument("--methods", nargs="+", default=None, type=la_method_choices(), metavar="METHOD",
+                        help=f"methods to {verb} (all 12 in panel order when not given)")

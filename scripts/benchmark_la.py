@@ -7,9 +7,9 @@ For every method, the demo photos (``--eval-list demo``, resized to 224) are exp
 method's original batch size (``--batch-size`` to override) for the label class, exactly as
 ``local_attribution.generate_attributions`` does (same per-batch seeds), and then scored with LA's
 Insertion/Deletion protocol (:mod:`evals.la_insertion_deletion`: zeros substrate, 224 steps, softmax of the
-clean prediction). Printed and written to ``<out-dir>/la_benchmark.{md,csv}``; the maps go to
-``<out-dir>/attributions/`` (readable by ``visualization.la_figures``) and the 12-method figure of the first
-photo to ``<out-dir>/la_methods_<photo>.png``.
+clean prediction). Printed and written to ``<save-dir>/la_benchmark.{md,csv}``; the maps go to
+``<save-dir>/attributions/`` (readable by ``visualization.la_figures``) and the 12-method figure of the first
+photo to ``<save-dir>/la_methods_<photo>.png``.
 
 Columns:
 
@@ -31,7 +31,6 @@ Timings depend on the machine and on what else runs on it; this is a script for 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import resource
@@ -41,12 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from common.cli_style import add_aliases, normalise_flags
+from common.cli_style import add_aliases, model_choices, normalise_flags
 from common.errors import ToolkitError, exit_on_toolkit_error
 from common.eval_list import parse_eval_list
-from evals.la_insertion_deletion import insertion_deletion
 from local_attribution.files import (
     ORIGINAL_SEED,
     attribution_path,
@@ -57,9 +54,8 @@ from local_attribution.files import (
     resolve_targets,
 )
 from local_attribution.packed import pack_samples
-from local_attribution.pass_counter import PassCounter
-from models import BlackBox, list_models, load_classifier
-from scripts.peak_memory import PeakMemory
+from local_attribution.specs import add_la_file_arguments, add_methods_argument
+from scripts.benchmark_tables import write_table_files
 
 COLUMNS = ["method", "images", "batch", "images/s", "seconds", "user-s/img", "sys-s/img", "forwards/img",
            "backwards/img", "peak RSS (MB)", "RSS before (MB)", "insertion", "deletion"]
@@ -77,7 +73,13 @@ def format_markdown(rows: list[dict[str, Any]], notes: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import torch  # here, not at module level: --help and flag errors answer without it
+
+    from evals.la_insertion_deletion import insertion_deletion
     from local_attribution import METHODS, get_method, list_methods
+    from local_attribution.pass_counter import PassCounter
+    from models import BlackBox, load_classifier
+    from scripts.peak_memory import PeakMemory
 
     methods = args.methods or list_methods()
     unknown = [m for m in methods if m not in METHODS]
@@ -147,39 +149,34 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     markdown = format_markdown(rows, notes)
     print()
     print(markdown)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "la_benchmark.md").write_text(markdown)
-    with open(out_dir / "la_benchmark.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    table_md, table_csv = write_table_files(out_dir, "la_benchmark", markdown, rows, COLUMNS)
     from common.figures import method_panel
 
     stem = Path(data.names[0]).stem
     figure = method_panel(data.images[0].numpy(), maps_for_figure, out_dir / f"la_methods_{stem}.png",
                           row_labels=[stem])
-    print(f"wrote {out_dir / 'la_benchmark.md'}, {out_dir / 'la_benchmark.csv'}, {figure}")
+    print(f"wrote {table_md}, {table_csv}, {figure}")
     return rows
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_la", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--eval-list", default="demo", help="eval list or 'demo' (the built-in photos)")
-    parser.add_argument("--Datasets", default=".", help="root of the eval-list paths")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    parser.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all 12, panel order)")
-    parser.add_argument("--model", default="efficientnet_lite0", choices=list_models(), help="network")
+    photos = parser.add_argument_group("photos")
+    photos.add_argument("--eval-list", default="demo", metavar="LIST", help="eval list or 'demo' (the built-in photos)")
+    photos.add_argument("--Datasets", default=".", metavar="DIR", help="root of the eval-list paths")
+    photos.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
+    add_methods_argument(parser, "run")
+    parser.add_argument("--model", default="efficientnet_lite0", metavar="NAME",
+                        type=model_choices(), help="network")
     parser.add_argument("--weights", default=None, help="weights file (torchvision models)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--spatial-range", type=int, default=20, help="LA: s")
-    parser.add_argument("--max-iter", type=int, default=20, help="LA: K")
-    parser.add_argument("--sampling-times", type=int, default=20, help="LA: T")
+    add_la_file_arguments(parser, "LA")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images per attribution batch (default: each method's original batch size)")
     parser.add_argument("--eval-batch-size", type=int, default=100, help="images per forward in the evaluation")
     parser.add_argument("--seed", type=int, default=ORIGINAL_SEED, help="seed of the stochastic methods")
-    parser.add_argument("--save-dir", dest="out_dir", default="benchmark_results",
+    parser.add_argument("--save-dir", dest="out_dir", metavar="DIR", default="benchmark_results",
                         help="folder for the table, maps and figure")
     return add_aliases(normalise_flags(parser), {"--save-dir": ["--out-dir"]})
 

@@ -17,11 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from tests import toy_models
+from tests.toy_photos import write_toy_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 6
@@ -31,12 +30,7 @@ N_IMAGES = 6
 def images(tmp_path, monkeypatch):
     """6 random 24 x 24 photos and an eval list; toy models registered in this process."""
     toy_models.register(monkeypatch)
-    gen = np.random.default_rng(1)
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in range(N_IMAGES):
-        Image.fromarray(gen.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
-    (tmp_path / "list.txt").write_text("".join(f"img{i}.png {i % 4}\n" for i in range(N_IMAGES)))
+    write_toy_photos(tmp_path, N_IMAGES, seed=1, classes=4)
     return tmp_path
 
 

@@ -109,7 +109,7 @@ def test_default_batch_sizes_are_the_originals():
 
 def test_help_documents_every_flag():
     text = ga.build_parser().format_help()  # one style (hyphens); the original underscore spellings are aliases
-    for flag in ("--model", "--attr-method", "--spatial-range", "--max-iter", "--sampling-times", "--prefix",
+    for flag in ("--model", "--method", "--spatial-range", "--max-iter", "--sampling-times", "--save-dir",
                  "--data", "--weights", "--device", "--batch-size", "--seed", "--target"):
         assert flag in text
 
@@ -227,7 +227,7 @@ def test_eval_missing_attributions_names_the_generate_command(toy_data, tmp_path
         eval_la.main(["--attr_method", "la", "--samples_number", "10", "--attr_prefix", str(tmp_path),
                       "--prefix", str(tmp_path / "s"), "--data", str(toy_data)])
     err = capsys.readouterr().err
-    assert "sampling-times-10" in err and "--sampling_times 10" in err
+    assert "sampling-times-10" in err and "--sampling-times 10" in err
 
 
 # ------------------------------------------------------------------ para_explore.sh

@@ -16,6 +16,7 @@ import pytest
 from common.errors import ToolkitError
 from submodular_attribution.driver import main
 from tests import toy_models
+from tests.toy_photos import write_toy_photos
 
 PRESET = "smdl_explanation_imagenet_superpixel"
 
@@ -25,17 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def toy_set(tmp_path, monkeypatch):
     """6 small random photos, an eval list, and the toy models registered."""
-    from PIL import Image
-
     toy_models.register(monkeypatch)
-    gen = np.random.default_rng(0)
-    images = tmp_path / "images"
-    images.mkdir()
-    lines = []
-    for i in range(6):
-        Image.fromarray(gen.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(images / f"img{i}.png")
-        lines.append(f"img{i}.png {i % 3}")
-    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    write_toy_photos(tmp_path, 6, seed=0, classes=3)
     return tmp_path
 
 
@@ -230,7 +222,7 @@ def test_eval_la_unknown_method(capsys):
     with pytest.raises(SystemExit) as info:
         eval_la_main(["--attr_method", "bogus"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "--attr-method bogus" in err and "choose one of la, agi" in err and "generate_attributions" not in err
+    assert info.value.code == 2 and "--method: unknown 'bogus'" in err and "choose one of la, agi" in err and "generate_attributions" not in err
 
 
 def test_eval_that_skips_a_file_exits_non_zero(toy_set, capsys):
@@ -602,7 +594,7 @@ def test_underscore_spellings_are_aliases_and_help_shows_hyphens(toy_set, capsys
     parser = ga_parser()
     assert parser.parse_args(["--attr_method", "ig"]).attr_method == parser.parse_args(["--attr-method", "ig"]).attr_method
     text = parser.format_help()
-    assert "--attr-method" in text and "--attr_method" not in text and "--spatial-range" in text
+    assert "--method" in text and "--attr_method" not in text and "--spatial-range" in text
     help_text = auc_parser().format_help()
     assert "required arguments:\n  --explanation-dir" in help_text
 
@@ -638,12 +630,14 @@ def test_progress_counts_finished_samples_only(tmp_path, capsys, monkeypatch):
 
 
 def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):
-    """generate_attributions: a batch claimed by another live worker is left to it; its finish assembles."""
+    """generate_attributions: a batch claimed by another live worker is left to it when not waiting (an error
+    naming the images, never a silent exit 0); that worker's finish assembles. (Waiting: test_la_claims_wait.py.)"""
     import torch
 
     from common.claims import ClaimBoard
     from local_attribution import generate_attributions as ga
     from local_attribution import get_method
+    from local_attribution.files import batch_name
     from local_attribution.generate_pt import PackedBatch
     from tests.conftest import toy_classifier
 
@@ -655,8 +649,10 @@ def test_la_workers_share_one_partial_folder_and_the_last_assembles(tmp_path):
     output = tmp_path / "shared.npy"
     work = ga.partial_dir(output)
     with ClaimBoard(work, 0.1, 5.0) as worker_a, ClaimBoard(work, 0.1, 5.0) as worker_b:
-        assert worker_a.claim("2-4")  # A is busy with images 2..3
-        assert ga.compute_attributions(method, model, data, data.labels, output, claims=worker_b, **kwargs) is None
+        assert worker_a.claim(batch_name((2, 4)))  # A is busy with images 2..3
+        with pytest.raises(ToolkitError, match=r"images 2\.\.3 are not computed; 1 batches are held by live workers"):
+            ga.compute_attributions(method, model, data, data.labels, output, claims=worker_b, wait_for_others=False,
+                                    **kwargs)
         assert not output.exists() and len(ga.finished_chunks(work, 5, (3, 16, 16))) == 2
         assert ga.compute_attributions(method, model, data, data.labels, output, claims=worker_a, **kwargs) == output
     assert np.array_equal(np.load(output), np.load(reference)) and not work.exists()

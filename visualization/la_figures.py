@@ -4,9 +4,9 @@
         --out la_methods.png
 
 Reads ``<data>/img_batch.pt`` and every ``{attributions-dir}/{model}_{method}_attributions.npy`` present (LA:
-the file of ``--spatial_range/--max_iter/--sampling_times``) and draws one row per ``--index``: the photo and
+the file of ``--spatial-range/--max-iter/--sampling-times``) and draws one row per ``--index``: the photo and
 one panel per method, in the paper's order (LA, AGI, AttEXplore, BIG, DeepLIFT, EG, FIG, GIG, IG, MFABA, SG,
-SM), titled with the methods' display names.
+SM), titled with the methods' display names (``--methods`` to choose), into the figure file ``--out``.
 
 * ``--style grey`` (default): the paper's maps (the original ``return_hm``): channel mean, clipped to the
   [80th, 99th] percentiles, scaled to [0, 1], grey colour map.
@@ -39,6 +39,7 @@ from common.figures import (  # noqa: F401  (re-exported for old imports)
     ordered_methods,
     to_uint8_image,
 )
+from local_attribution.specs import add_la_file_arguments, add_methods_argument
 
 
 def la_figure(image: np.ndarray, attribution: np.ndarray, out: str | Path, dpi: int = 120) -> Path:
@@ -111,18 +112,17 @@ def run(args: argparse.Namespace) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m visualization.la_figures", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--attributions-dir", default="attributions", help="folder of the _attributions.npy files")
+    add_methods_argument(parser, "show")
+    parser.add_argument("--attributions-dir", default="attributions", metavar="DIR",
+                        help="folder of the _attributions.npy files")
     parser.add_argument("--model", default="efficientnet_lite0", help="model name in the file names")
     parser.add_argument("--index", type=int, nargs="+", default=[0], help="image rows of img_batch.pt to draw")
     parser.add_argument("--out", default="la_methods.png", help="figure file to write")
     parser.add_argument("--data", default="data", help="folder with img_batch.pt (from generate_pt)")
-    parser.add_argument("--methods", nargs="+", default=None, help="methods to show (default: all 12, panel order)")
     parser.add_argument("--style", choices=list(STYLES), default="grey",
                         help="grey = percentile-clipped maps (paper); overlay = signed JET over the photo; "
                              "heat = perceptual (inferno) over the photo; jet = the same in JET")
-    parser.add_argument("--spatial-range", type=int, default=20, help="LA file to read: s")
-    parser.add_argument("--max-iter", type=int, default=20, help="LA file to read: K")
-    parser.add_argument("--sampling-times", type=int, default=20, help="LA file to read: T")
+    add_la_file_arguments(parser, "LA file to read")
     return add_aliases(normalise_flags(parser), {"--attributions-dir": ["--attr-prefix", "--prefix"]})
 
 
