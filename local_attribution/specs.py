@@ -1,8 +1,8 @@
 """The hyper-parameters of LA and its 11 gradient methods, declared once (torch-free, see
 :mod:`common.method_contract`).
 
-``generate_attributions`` validates its LA flags with this table before torch is imported; each method's dataclass
-must have exactly these fields and defaults (checked at registration). Order = the paper's comparison panel
+``generate_attributions`` validates its LA flags with this table before torch is imported; the registry makes these
+parameters each method's dataclass fields, with these defaults. Order = the paper's comparison panel
 (LA, AGI, AttEXplore, BIG, DeepLIFT, EG, FIG, GIG, IG, MFABA, SG, SM): the order of ``list_methods()``.
 """
 
