@@ -10,7 +10,9 @@ so ``generate_explanation_maps --help`` stays fast. The first access imports eve
 
 from __future__ import annotations
 
+from baseline_attribution.specs import SPECS
 from common.lazy import lazy_method_family
+from common.method_contract import method_modules
 
-METHOD_MODULES = ("gradcam", "gradcampp", "hsic", "ig", "kernelshap", "lime", "occlusion", "rise", "scorecam", "sobol")
+METHOD_MODULES = method_modules(SPECS)
 __getattr__, __all__ = lazy_method_family(__name__, METHOD_MODULES, globals(), BaselineMethod=".base")

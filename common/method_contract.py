@@ -235,13 +235,16 @@ class MethodSpec:
     """A method's parameters, declared once (torch-free); ``rules`` are checks that involve several of them.
 
     ``open_params``: the method takes options this spec does not list (SMDL's adapter forwards its options to the
-    explainer, which validates them itself).
+    explainer, which validates them itself). ``module``: the file ``<family>/<module>.py`` whose import registers
+    the method (default: ``name``); the family package imports the modules its specs name
+    (:func:`method_modules`), so a spec entry is a method's one registration line.
     """
 
     name: str
     params: tuple[Param, ...] = ()
     rules: tuple[Rule, ...] = ()
     open_params: bool = False
+    module: str | None = None
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -308,6 +311,11 @@ def spec_field(param: Param) -> tuple[Any, Any]:
     if param.kind == "object":
         return annotation, dataclasses.field(default=param.default, repr=False, compare=False)
     return annotation, param.default
+
+
+def method_modules(specs: Mapping[str, MethodSpec]) -> tuple[str, ...]:
+    """The modules of a family package that register the methods of ``specs`` (each once, in the specs' order)."""
+    return tuple(dict.fromkeys(spec.module or spec.name for spec in specs.values()))
 
 
 class MethodRegistry:

@@ -14,8 +14,9 @@ the first access imports every method module, which registers the methods.
 from __future__ import annotations
 
 from common.lazy import lazy_method_family
+from common.method_contract import method_modules
+from local_attribution.specs import SPECS
 
-METHOD_MODULES = ("agi", "attexplore", "big", "deeplift", "expected_gradients", "fast_ig", "guided_ig", "ig", "la",
-                  "mfaba", "saliency", "smoothgrad")
+METHOD_MODULES = method_modules(SPECS)
 __getattr__, __all__ = lazy_method_family(__name__, METHOD_MODULES, globals(), AttributionMethod=".base",
                                           LAParts=".la", LocalAttribution=".la")

@@ -63,7 +63,7 @@ SPECS: dict[str, MethodSpec] = {
         _RULE, *_CLIP,
     ), rules=(_CLIP_RULE, _TRAPEZOID_RULE)),
     "deeplift": MethodSpec("deeplift", (_BASELINE,)),
-    "eg": MethodSpec("eg", (
+    "eg": MethodSpec("eg", module="expected_gradients", params=(
         Param("n_samples", 1, "int", "reference draws per image", low=1),
         Param("background", None, "object", "reference images (B', 3, H, W); none = the other images of the batch",
               optional=True),
@@ -86,11 +86,11 @@ SPECS: dict[str, MethodSpec] = {
         Param("early_stop", True, "bool", "stop a path once the prediction changes"),
         *_CLIP,
     ), rules=(_CLIP_RULE,)),
-    "sg": MethodSpec("sg", (
+    "sg": MethodSpec("sg", module="smoothgrad", params=(
         Param("n_samples", 50, "int", "noisy samples per image", low=1),
         Param("stdev", 0.15, "float", "noise standard deviation", low=0),
     )),
-    "sm": MethodSpec("sm", (Param("abs", True, "bool", "absolute value of the gradient"),)),
+    "sm": MethodSpec("sm", (Param("abs", True, "bool", "absolute value of the gradient"),), module="saliency"),
 }
 
 

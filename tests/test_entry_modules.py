@@ -142,7 +142,7 @@ def test_static_names_equal_the_registries():
 
     assert names.LA_METHODS == tuple(local_attribution.list_methods())
     assert names.BASELINE_METHODS == tuple(baseline_attribution.list_methods())
-    assert names.SELECTORS == tuple(sorted(SELECTORS))
+    assert names.SELECTORS == tuple(sorted(SELECTORS)) and "greedy" in names.SELECTORS
     assert set(names.MODELS) <= set(models.list_models()) and len(names.MODELS) == len(
         [m for m in models.list_models() if not m.startswith("toy")])
     assert set(names.REPORT_METHODS) == set(available_methods()) and len(names.REPORT_METHODS) == len(available_methods())
@@ -161,3 +161,16 @@ def test_a_runtime_registered_name_is_accepted_once_its_registry_is_loaded(monke
     assert choices("toy") == "toy" and choices("resnet50") == "resnet50"
     with pytest.raises(argparse.ArgumentTypeError, match="unknown 'resnet5O'; choose one of efficientnet_lite0"):
         choices("resnet5O")
+
+
+@pytest.mark.parametrize("family, info_type", [("local_attribution", "LocalInfo"), ("baseline_attribution", "MethodInfo")])
+def test_every_method_file_is_imported_through_its_spec_entry(family, info_type):
+    """A method's spec entry is its one registration line: the package imports exactly the files that declare a
+    method (``info = ...Info(``), found here by reading the sources, not from the code under test."""
+    import importlib
+    import re
+
+    package = importlib.import_module(family)
+    pattern = re.compile(rf"^    info = {info_type}\(", re.M)  # a class body's line, not a docstring's
+    declaring = {p.stem for p in (ROOT / family).glob("*.py") if pattern.search(p.read_text(encoding="utf-8"))}
+    assert set(package.METHOD_MODULES) == declaring
