@@ -25,26 +25,7 @@ name (``HsicAttributionMethod``, ``GradCAM``, ...; with ``-param=value`` suffixe
   depend on ``--begin/--end`` or on the other images; like the original RISE code, every image sees the same masks).
 """
 
-from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
-
-from common.results import BatchReport
-
-from . import runner
-from .runner import build_parser, chosen_params, method_folder, run  # noqa: F401 (the entry's parts, for tests)
-
-
-def load_model(name: str, **options: Any):
-    """:func:`models.load_model`, imported on first use (tests replace this module attribute with a toy)."""
-    return runner.load_model(name, **options)
-
-
-def main(argv: list[str] | None = None) -> tuple[Path, BatchReport]:
-    """Parse ``argv`` and run with this module's :func:`load_model`; user errors exit with one line and status 2."""
-    return runner.main(argv, load_model)
-
+from baseline_attribution.runner import build_parser, chosen_params, main  # noqa: F401 (the entry's parts)
 
 if __name__ == "__main__":
     _, _report = main()

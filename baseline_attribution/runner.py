@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +56,7 @@ def _model_names() -> list[str]:
 
 
 def load_model(name: str, **options: Any) -> BlackBox:
-    """:func:`models.load_model`, imported on first use (the default ``loader`` of :func:`run`)."""
+    """:func:`models.load_model`, imported on first use (tests replace it with a toy)."""
     from models import load_model as load
 
     return load(name, **options)
@@ -146,9 +145,9 @@ def run_identity(args: argparse.Namespace, method: BaselineMethod) -> RunIdentit
     })
 
 
-def run(args: argparse.Namespace, loader: Callable[..., BlackBox] = load_model) -> tuple[Path, BatchReport]:
-    """Write the maps of every selected sample (the model from ``loader(name, weights=, device=, batch_size=)``);
-    returns the method folder and what happened."""
+def run(args: argparse.Namespace) -> tuple[Path, BatchReport]:
+    """Write the maps of every selected sample (the model from this module's :func:`load_model`, looked up at call
+    time so tests can replace it); returns the method folder and what happened."""
     if args.batch_size < 1:
         raise ToolkitError(f"--batch-size {args.batch_size}: must be >= 1")
     params = chosen_params(args)  # validated before torch is imported and before the model loads
@@ -187,7 +186,7 @@ def run(args: argparse.Namespace, loader: Callable[..., BlackBox] = load_model) 
     print(f"{len(samples)} samples, {len(samples) - len(todo)} already done -> {method_dir}")
     if not todo:
         return method_dir, BatchReport(skipped=len(samples))
-    blackbox = loader(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
+    blackbox = load_model(args.model, weights=args.weights, device=args.device, batch_size=args.batch_size)
 
     def process(sample: Sample) -> None:
         started, forwards = time.perf_counter(), blackbox.forward_count
@@ -218,6 +217,6 @@ def run(args: argparse.Namespace, loader: Callable[..., BlackBox] = load_model) 
     return method_dir, report
 
 
-def main(argv: list[str] | None = None, loader: Callable[..., BlackBox] = load_model) -> tuple[Path, BatchReport]:
+def main(argv: list[str] | None = None) -> tuple[Path, BatchReport]:
     """Parse ``argv`` and :func:`run`; user errors exit with one line and status 2."""
-    return exit_on_toolkit_error(run)(normalise_flags(build_parser()).parse_args(argv), loader)
+    return exit_on_toolkit_error(run)(normalise_flags(build_parser()).parse_args(argv))

@@ -278,7 +278,7 @@ def test_generator_layout_resume_and_bad_samples(tmp_path, monkeypatch):
         loads.append(name)
         return BlackBox(conv_classifier(), batch_size=batch_size)
 
-    monkeypatch.setattr(gen, "load_model", fake_load_model)
+    monkeypatch.setattr("baseline_attribution.runner.load_model", fake_load_model)
     listing = write_eval_list(tmp_path)
     argv = ["--method", "rise", "--n-masks", "16", "--eval-list", str(listing), "--Datasets", str(tmp_path / "data"),
             "--save-dir", str(tmp_path / "out"), "--run", "toy", "--no-progress", "--batch-size", "4"]
@@ -307,7 +307,7 @@ def test_generator_binds_its_folder_once_and_resumes_only_its_own_maps(tmp_path,
     refused with one line; a map whose sidecar is missing or of another key is recomputed, not served."""
     from baseline_attribution import generate_explanation_maps as gen
 
-    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda name, weights=None, device="cpu", batch_size=32:
                         BlackBox(conv_classifier(), batch_size=batch_size))
     listing = write_eval_list(tmp_path)
     listing.write_text("a.png 1\nsub/b.png 2\n")
@@ -375,7 +375,7 @@ def test_generator_refuses_bad_parameters_before_loading_the_model(tmp_path, mon
     """Every bad method parameter: one line naming the flag and the allowed range, exit 2, no model loaded."""
     from baseline_attribution import generate_explanation_maps as gen
 
-    monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded before the flags were checked"))
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda *a, **k: pytest.fail("model loaded before the flags were checked"))
     with pytest.raises(SystemExit) as exit_info:
         gen.main([*argv, "--save-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip()
@@ -390,7 +390,7 @@ DEFAULT_RUN = "efficientnet_lite0"
 def test_generator_refuses_a_missing_or_empty_eval_list(tmp_path, monkeypatch, capsys):
     from baseline_attribution import generate_explanation_maps as gen
 
-    monkeypatch.setattr(gen, "load_model", lambda *a, **k: pytest.fail("model loaded for an empty list"))
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda *a, **k: pytest.fail("model loaded for an empty list"))
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     for listing, message in ((tmp_path / "none.txt", "file not found"), (empty, "no samples in the list")):
@@ -422,7 +422,7 @@ def test_generator_never_writes_a_nan_map(tmp_path, monkeypatch):
         return maps * float("nan") if int(target[0]) == 1 else maps
 
     monkeypatch.setattr(Rise, "_attribute", nan_for_class_1)
-    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda name, weights=None, device="cpu", batch_size=32:
                         BlackBox(conv_classifier(), batch_size=batch_size))
     listing = write_eval_list(tmp_path)
     listing.write_text("a.png 1\nsub/b.png 2\n")
@@ -468,7 +468,7 @@ def test_generator_progress_counts_finished_samples(tmp_path, monkeypatch, capsy
         return real_predict(x, *args, **kwargs)
 
     box.predict = predict
-    monkeypatch.setattr(gen, "load_model", lambda *a, **k: box)
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda *a, **k: box)
     listing = write_eval_list(tmp_path)
     listing.write_text("a.png 1\nsub/b.png 2\n")
     gen.main(["--method", "rise", "--n-masks", "8", "--eval-list", str(listing), "--Datasets",
@@ -507,7 +507,7 @@ def test_generator_maps_feed_smdl_prior_division(tmp_path, monkeypatch, lite0_bl
     from submodular_attribution.driver import main as smdl_main
     PRESET = "smdl_explanation_imagenet_superpixel"
 
-    monkeypatch.setattr(gen, "load_model", lambda *a, **k: lite0_blackbox)
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda *a, **k: lite0_blackbox)
     (tmp_path / "img").mkdir()
     Image.fromarray(coffee).save(tmp_path / "img" / "coffee.png")
     (tmp_path / "list.txt").write_text("coffee.png 967\n")

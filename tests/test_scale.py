@@ -684,7 +684,7 @@ def test_baseline_generator_shards_cover_the_list_once_and_status_counts(tmp_pat
     from models.base import BlackBox
     from tests.conftest import toy_classifier
 
-    monkeypatch.setattr(gen, "load_model", lambda name, weights=None, device="cpu", batch_size=32:
+    monkeypatch.setattr("baseline_attribution.runner.load_model", lambda name, weights=None, device="cpu", batch_size=32:
                         BlackBox(toy_classifier(size=16), batch_size=batch_size))
     from PIL import Image
 
