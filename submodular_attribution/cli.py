@@ -17,9 +17,9 @@ from submodular_attribution.driver import run_preset
 from submodular_attribution.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 
 
-def add_preset_flag(parser: argparse.ArgumentParser, choices: list[str] | None = None) -> None:
-    """``--preset NAME`` (checked against ``choices`` when given)."""
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=choices, metavar="NAME",
+def add_preset_flag(parser: argparse.ArgumentParser) -> None:
+    """``--preset NAME`` (its value is checked by :func:`chosen_preset`, before the main parser runs)."""
+    parser.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
                         help=f"whose defaults the other flags take: {', '.join(PRESETS)} (each is also an entry "
                              "module of its own)")
 
@@ -35,7 +35,7 @@ def chosen_preset(argv: list[str]) -> Preset:
 def main(argv: list[str] | None = None) -> None:
     """Run the driver with the chosen preset's defaults; exits 0, 1 (a sample failed) or 2 (a flag error)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    run_preset(chosen_preset(argv), argv, add_flags=lambda parser: add_preset_flag(parser, list(PRESETS)))
+    run_preset(chosen_preset(argv), argv, add_flags=add_preset_flag)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def apply_config(parser: argparse.ArgumentParser, argv: list[str] | None) -> Non
         raise ToolkitError(f"--config {path}: invalid YAML{where}") from None
     if not isinstance(values, dict):
         raise ToolkitError(f"--config {path}: expected a mapping of flag names to values")
-    dests = {action.dest for action in parser._actions}
+    dests = {action.dest for action in parser._actions} - {"config", "preset"}  # chosen on the command line only
     normalised = {str(key).lstrip("-").replace("-", "_"): value for key, value in values.items()}
     unknown = sorted(set(normalised) - dests)
     if unknown:

@@ -60,3 +60,17 @@ def test_cli_runs_the_driver_with_the_chosen_presets_defaults(tmp_path, monkeypa
     assert (args.model, args.region_size, (args.lambda1, args.lambda2, args.lambda3, args.lambda4)) == (model, region_size, lambdas)
     expected = flags[1] if flags else DEFAULT_PRESET
     assert args.preset == expected and args.selector == PRESETS[expected].selector
+
+
+@pytest.mark.parametrize("key", ["preset", "config"])
+def test_config_cannot_choose_the_preset_or_another_config(tmp_path, monkeypatch, capsys, key):
+    """``preset:`` in a --config file would be read after the preset's defaults were taken: refused, not ignored."""
+    from submodular_attribution import cli, driver
+
+    monkeypatch.setattr(driver, "run", lambda args: pytest.fail("ran with a config key that cannot apply"))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{key}: smdl_explanation_cub_superpixel\n")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--config", str(config), "--save-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert f"unknown keys {key}" in capsys.readouterr().err

@@ -73,9 +73,9 @@ class Selector(ABC):
     def expected_forwards(cls, m: int, values: dict[str, Any], setup: int) -> int:
         """Forwards per image on ``m`` regions with the options ``values`` and ``setup`` effectiveness forwards
         (m when λ2 != 0, else 0), the source image's forward included: exact where the count does not depend
-        on the image, else an estimate (the budget when there is one)."""
-        budget = values.get("forward_budget", 0)
-        return budget if budget > 0 else setup + m * (m + 1) + 1
+        on the image, else an estimate. This default is plain greedy's; a selector with a budget overrides it
+        (:meth:`ForwardBudget.expected`)."""
+        return setup + m * (m + 1) + 1
 
     @abstractmethod
     def select(self, objective: Objective) -> Selection:

@@ -49,9 +49,12 @@ class StochasticGreedySelector(Selector):
         ranking: list[int] = []
         known: dict[int, dict[str, float]] = {}
         budget = self.start_budget(objective)
+        # regions the later steps draw at least (only a budget needs it): updated per step, not summed again
+        later = sum(min(self.sample_size, m - j) for j in range(1, m)) if budget.bounded else 0
         for step in base.progress_steps(range(m), "stochastic", self.progress):
             remaining = torch.nonzero(~chosen).flatten()
-            later = sum(min(self.sample_size, m - j) for j in range(step + 1, m))  # regions the later steps draw
+            if step > 0 and budget.bounded:
+                later -= min(self.sample_size, m - step)
             size = budget.share(self.max_sample_size, per_item=2, reserve=2 * later, least=self.sample_size,
                                 unbounded=self.sample_size)
             draw = torch.randperm(len(remaining), generator=generator)[:size]
