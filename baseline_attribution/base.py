@@ -17,7 +17,6 @@ share.
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -33,7 +32,6 @@ MaskFn = Callable[[int, int], torch.Tensor]
 """``(start, end) -> masks (end - start, 1 or 3, S, S)`` in [0, 1]: perturbation ``start..end-1``."""
 
 
-@dataclasses.dataclass
 class BaselineMethod(DeclaredMethod, ABC):
     """Base class of the baseline methods (made dataclasses by the registry; their fields are the parameters).
 
@@ -48,12 +46,9 @@ class BaselineMethod(DeclaredMethod, ABC):
     default_params: ClassVar[dict[str, Any]]
 
     def __post_init__(self) -> None:  # noqa: B027 - a hook the registry replaces
-        """Replaced by the registry with a validation against :attr:`spec` (see :mod:`common.method_contract`)."""
-
-    @property
-    def hparams(self) -> dict[str, Any]:
-        """The parameters of this instance, ``{field name: value}``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Needed: dataclass() makes ``__init__`` call ``__post_init__`` only when the class has one when it is
+        decorated; the registry then replaces it with a validation against :attr:`spec`
+        (see :mod:`common.method_contract`)."""
 
     def attribute(self, blackbox: BlackBox, inputs: torch.Tensor, target: torch.Tensor | int | None = None, *,
                   generator: torch.Generator | None = None) -> torch.Tensor:

@@ -53,14 +53,11 @@ class SmdlRankMap(DeclaredMethod):
         them) and ``target`` ``(B,)`` or None (the top-1). ``generator`` is unused (the selection is deterministic)."""
         import torch
 
+        from submodular_attribution.driver_checks import split_smdl_options
         from submodular_attribution.explainer import SubmodularExplainer
         from submodular_attribution.objective import Lambdas
 
-        options = dict(self.options)
-        division = options.pop("division", "slico")
-        selector = options.pop("selector", "greedy")
-        lambdas = options.pop("lambdas", None)
-        selector_options = options.pop("selector_options", None)
+        division, selector, lambdas, selector_options, options = split_smdl_options(self.options)
         explainer = SubmodularExplainer(blackbox, division, options, None if lambdas is None else Lambdas(*lambdas),
                                         selector=selector, selector_options=selector_options)
         maps = []

@@ -41,10 +41,6 @@ MODEL_OUTPUTS = ("probabilities", "logits", "layer", "regions")
 """What a method reads from the model: class probabilities, logits (and their gradients), a hidden layer's
 activations, or region subsets scored by SMDL's objective."""
 
-METADATA = ("name", "display_name", "needs_gradients", "stochastic", "model_output")
-"""The fields of :class:`MethodInfo`: class attributes every registered method has."""
-
-
 @dataclass(frozen=True)
 class MethodInfo:
     """What a map method is, declared once per method class: ``info = MethodInfo("rise", "Rise", ...)``.
@@ -66,6 +62,10 @@ class MethodInfo:
     def __post_init__(self) -> None:
         if self.model_output not in MODEL_OUTPUTS:
             raise TypeError(f"{self.name}: model_output must be one of {MODEL_OUTPUTS}, got {self.model_output!r}")
+
+
+METADATA = tuple(field.name for field in dataclasses.fields(MethodInfo))
+"""The fields of :class:`MethodInfo`: class attributes every registered method has."""
 
 
 class _FromInfo:

@@ -28,7 +28,6 @@ element:
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -107,16 +106,14 @@ class AttributionMethod(DeclaredMethod, ABC):
     default_params: ClassVar[dict[str, object]]
 
     def __post_init__(self) -> None:  # noqa: B027 - a hook the registry replaces
-        """Replaced by the registry with a validation against :attr:`spec` (see :mod:`common.method_contract`)."""
+        """Needed: dataclass() makes ``__init__`` call ``__post_init__`` only when the class has one when it is
+        decorated; the registry then replaces it with a validation against :attr:`spec`
+        (see :mod:`common.method_contract`)."""
 
     def default_internal_batch_size(self, device: torch.device | str) -> int:
         """``internal_batch_size`` used when none is given, for inputs on ``device``."""
         return self.default_batch_size
 
-    @property
-    def hparams(self) -> dict[str, object]:
-        """The hyper-parameters of this instance, ``{field name: value}``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def attribute(
         self,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from common.errors import ToolkitError
@@ -45,18 +46,25 @@ def validate_objective(lambdas: tuple[float, float, float, float], allow_negativ
                            "between subsets, below greedy's tie tolerance: the ranking would be the region-id order")
 
 
+def split_smdl_options(params: Mapping[str, Any]) -> tuple[str, str, Any, dict[str, Any], dict[str, Any]]:
+    """``(division, selector, lambdas or None, selector_options, division options)`` of the ``smdl.*`` parameters:
+    ``division`` (default slico), ``selector`` (default greedy), ``lambdas``, ``selector_options``; every other key
+    is an option of the division."""
+    options = dict(params)
+    return (str(options.pop("division", "slico")), str(options.pop("selector", "greedy")), options.pop("lambdas", None),
+            dict(options.pop("selector_options", None) or {}), options)
+
+
 def validate_smdl_params(params: dict[str, Any], input_size: int = ASSUMED_INPUT_SIZE,
                          max_regions: int = DEFAULT_MAX_REGIONS) -> None:
     """The ``smdl.*`` parameters of ``evals.report --param`` as ``compute_map`` reads them (``division``,
     ``selector``, ``lambdas`` [4 floats], ``selector_options`` {name: value}, every other key a division option),
     checked as the driver checks its flags: declared names only, ranges, region count, the objective."""
-    options = dict(params)
-    division = Division.from_values(str(options.pop("division", "slico")),
-                                    **{k: v for k, v in options.items() if k not in ("selector", "lambdas", "selector_options")})
-    division.check(input_size, max_regions)
-    selector_class(str(options.get("selector", "greedy")))(**dict(options.get("selector_options") or {}))
-    if "lambdas" in options:
-        validate_objective(tuple(options["lambdas"]), max_regions=max_regions)
+    division_name, selector, lambdas, selector_options, division_options = split_smdl_options(params)
+    Division.from_values(division_name, **division_options).check(input_size, max_regions)
+    selector_class(selector)(**selector_options)
+    if lambdas is not None:
+        validate_objective(tuple(lambdas), max_regions=max_regions)
 
 
 def selector_values(args: argparse.Namespace) -> dict[str, Any]:
